@@ -8,7 +8,7 @@
 //! - `launcher/`: spawns one confined worker per step and supervises it.
 //! - `engine/`: the DAG scheduler that runs a workflow's steps.
 //! - `cli/`: the `vwmp` command line.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod engine;
