@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::SandboxPolicy;
 
+/// Largest stdout kept as a step's outputs, in bytes. The outcome carrying it
+/// must fit in one control frame (1 MiB) with room for the rest.
+pub const MAX_STDOUT_CAPTURE: usize = 512 * 1024;
+
 /// Messages a worker sends to the supervisor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum WorkerMessage {

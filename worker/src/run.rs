@@ -19,9 +19,7 @@ use vwmp_protocol::{
 
 use crate::sys;
 
-/// Largest stdout kept as the step's outputs, in bytes. The outcome frame
-/// must fit in one control frame (1 MiB) with room for the rest.
-pub const STDOUT_CAPTURE_LIMIT: usize = 512 * 1024;
+use vwmp_protocol::MAX_STDOUT_CAPTURE as STDOUT_CAPTURE_LIMIT;
 
 /// How long to keep reading the pipes after the plugin exited, for output of
 /// descendants that are still alive when no pid namespace kills them.
