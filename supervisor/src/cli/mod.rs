@@ -1,1 +1,117 @@
-//! Placeholder.
+//! The `vwmp` command line.
+//!
+//! Exit codes of `vwmp run`: 0 when the execution succeeded, 1 when it ended
+//! in any other state, 2 for invalid arguments or an invalid workflow.
+//! `vwmp profile run` exits with the command's own code, 128+N when a signal
+//! N killed it, 124 on timeout and 125 when the sandbox or worker failed.
+
+mod defaults;
+mod profile;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for invalid arguments or input files.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Runs untrusted plugins in confined workers.
+#[derive(Debug, Parser)]
+#[command(name = "vwmp", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Execute a workflow file on this machine, each step in a confined worker.
+    Run(run::RunArgs),
+    /// Check, show and try sandbox profiles.
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
+    /// Tools for plugin authors.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `vwmp plugin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Check a plugin directory: manifest, digests and handlers.
+    Check {
+        /// Plugin directory containing plugin.toml.
+        dir: PathBuf,
+    },
+    /// Print the `[files]` table with the SHA-256 of every file in DIR.
+    Digests {
+        /// Plugin directory.
+        dir: PathBuf,
+    },
+}
+
+/// Parses the arguments, runs the command and returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("vwmp: failed to start the async runtime: {err}");
+            return 1;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::Profile(command) => profile::run(command).await,
+            Command::Plugin(command) => plugin_command(command),
+        }
+    })
+}
+
+fn plugin_command(command: PluginCommand) -> i32 {
+    match command {
+        PluginCommand::Check { dir } => match crate::plugins::Plugin::load(&dir) {
+            Ok(plugin) => {
+                println!(
+                    "{}: plugin {} {} is valid ({} handlers, profile {})",
+                    dir.display(),
+                    plugin.manifest.name,
+                    plugin.manifest.version,
+                    plugin.manifest.handlers.len(),
+                    plugin.manifest.profile
+                );
+                0
+            }
+            Err(err) => {
+                eprintln!("vwmp: {err}");
+                1
+            }
+        },
+        PluginCommand::Digests { dir } => match crate::plugins::digest_table(&dir) {
+            Ok(table) => {
+                print!("{table}");
+                0
+            }
+            Err(err) => {
+                eprintln!("vwmp: {err}");
+                1
+            }
+        },
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("VWMP_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

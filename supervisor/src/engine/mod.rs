@@ -9,6 +9,8 @@ pub mod redact;
 mod scheduler;
 mod step;
 
+pub use step::running_as_root;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
