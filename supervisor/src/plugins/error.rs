@@ -1,6 +1,5 @@
 //! Errors raised while loading, checking and resolving plugins.
 
-use std::error::Error as _;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -116,9 +115,9 @@ pub enum PluginError {
     #[error("file name {path} is not valid UTF-8; rename it, because manifest keys are UTF-8")]
     NonUtf8FileName { path: PathBuf },
 
-    /// A plugin directory holds more files than a manifest may list.
+    /// A plugin directory contains more files than a manifest may list.
     #[error(
-        "plugin directory {dir} holds more than {max} files; remove files the plugin does \
+        "plugin directory {dir} contains more than {max} files; remove files the plugin does \
          not need"
     )]
     TooManyFiles { dir: PathBuf, max: usize },

@@ -17,8 +17,8 @@ use super::MANIFEST_FILE_NAME;
 /// parameter schema type is available.
 pub type ParameterSchema = toml::Table;
 
-/// Maximum size of a `plugin.toml` in bytes (256 KiB). A manifest holds names,
-/// descriptions and digests; this bounds the memory one manifest can take.
+/// Maximum size of a `plugin.toml` in bytes (256 KiB). A manifest contains names,
+/// descriptions and digests, so this bounds the memory one manifest can take.
 pub const MAX_MANIFEST_BYTES: u64 = 256 * 1024;
 
 /// Maximum number of entries in `[files]`. Every listed file is hashed before
@@ -53,7 +53,7 @@ pub struct Manifest {
     pub description: String,
     /// Executable relative to the plugin directory; always a key of `files`.
     pub executable: PathBuf,
-    /// Name of the sandbox profile the plugin asks for.
+    /// Name of the sandbox profile the plugin requests.
     pub profile: String,
     /// Every shipped file, relative to the plugin directory, with its `sha256:<hex>` digest.
     pub files: BTreeMap<PathBuf, String>,
@@ -87,7 +87,7 @@ struct RawManifest {
     handlers: Vec<Handler>,
 }
 
-/// What is wrong with a field and how to fix it.
+/// Problem found in a field, with the fix to suggest.
 struct FieldProblem {
     problem: String,
     fix: String,

@@ -1,8 +1,8 @@
 //! Plugin manifests (`plugin.toml`), file digests and the plugin registry.
 //!
 //! A plugin is a directory with a `plugin.toml` that names the plugin, the
-//! stdio ABI version it speaks, its executable, the sandbox profile it asks
-//! for, its handlers with their parameter schemas, and the SHA-256 digest of
+//! stdio ABI version it speaks, its executable, the sandbox profile it
+//! requests, its handlers with their parameter schemas, and the SHA-256 digest of
 //! every file it ships. Loading a plugin validates the manifest and checks
 //! every listed file against its digest; the launcher checks the digests
 //! again before every run.

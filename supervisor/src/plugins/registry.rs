@@ -3,6 +3,7 @@
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::{PluginError, RegistryError, RegistryProblem};
@@ -43,8 +44,8 @@ impl Registry {
             match plugin_candidate(&path) {
                 Ok(false) => continue,
                 Ok(true) => {}
-                Err(problem) => {
-                    problems.push(problem);
+                Err((path, source)) => {
+                    problems.push(RegistryProblem::InspectEntry { path, source });
                     continue;
                 }
             }
@@ -116,9 +117,10 @@ impl Registry {
     }
 }
 
-/// Tells whether a directory entry is a plugin directory to load: a
+/// Returns whether a directory entry is a plugin directory to load: a
 /// non-hidden directory (or a symlink to one) that contains a manifest.
-fn plugin_candidate(path: &Path) -> Result<bool, RegistryProblem> {
+/// An error names the path that could not be inspected.
+fn plugin_candidate(path: &Path) -> Result<bool, (PathBuf, io::Error)> {
     let hidden = path
         .file_name()
         .is_some_and(|name| name.as_encoded_bytes().starts_with(b"."));
@@ -126,21 +128,15 @@ fn plugin_candidate(path: &Path) -> Result<bool, RegistryProblem> {
         return Ok(false);
     }
 
-    let inspect_error = |source| RegistryProblem::InspectEntry {
-        path: path.to_path_buf(),
-        source,
-    };
-    if !fs::metadata(path).map_err(inspect_error)?.is_dir() {
+    let metadata = fs::metadata(path).map_err(|err| (path.to_path_buf(), err))?;
+    if !metadata.is_dir() {
         return Ok(false);
     }
     let manifest = path.join(MANIFEST_FILE_NAME);
     match fs::symlink_metadata(&manifest) {
         Ok(_) => Ok(true),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(source) => Err(RegistryProblem::InspectEntry {
-            path: manifest,
-            source,
-        }),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err((manifest, err)),
     }
 }
 
@@ -312,16 +308,127 @@ mod tests {
         assert!(message.contains("its handlers are: a, b"), "{message}");
     }
 
-    #[test]
-    fn example_plugins_load() {
-        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plugins");
+    fn examples_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plugins")
+    }
 
-        let registry = match Registry::load_dir(&examples) {
+    fn example_registry() -> Registry {
+        match Registry::load_dir(&examples_dir()) {
             Ok(registry) => registry,
             Err(err) => panic!("{err}"),
-        };
+        }
+    }
+
+    /// Runs a handler of an example plugin the way the worker does (handler
+    /// name as the only argument, step input on stdin) and parses its stdout.
+    fn run_example(
+        reference: &str,
+        parameters: serde_json::Value,
+        workspace: &Path,
+    ) -> serde_json::Value {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+
+        let registry = example_registry();
+        let (plugin, handler) = registry.resolve_handler(reference).expect("resolves");
+        let input = serde_json::json!({
+            "api_version": 1,
+            "execution_id": "e1",
+            "step_id": "s1",
+            "handler": handler.name,
+            "parameters": parameters,
+            "workspace": workspace,
+        });
+        let mut child = Command::new(plugin.executable_path())
+            .arg(&handler.name)
+            .current_dir(workspace)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn plugin");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(input.to_string().as_bytes())
+            .expect("write stdin");
+        drop(stdin);
+        let output = child.wait_with_output().expect("wait");
+
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{reference} failed: {stderr}");
+        serde_json::from_slice(&output.stdout).expect("stdout is one JSON object")
+    }
+
+    #[test]
+    fn example_plugins_load() {
+        let registry = example_registry();
 
         assert!(registry.resolve_handler("hello.greet").is_ok());
         assert!(registry.resolve_handler("textutil.write_report").is_ok());
+    }
+
+    #[test]
+    fn example_digest_tables_match() {
+        let registry = example_registry();
+
+        for name in ["hello", "textutil"] {
+            let plugin = registry.get(name).expect("example plugin");
+            let table = crate::plugins::digest_table(&plugin.dir).expect("table");
+            let parsed: toml::Table = toml::from_str(&table).expect("valid toml");
+            let files = parsed["files"].as_table().expect("files table");
+            let listed: Vec<String> = plugin
+                .manifest
+                .files
+                .keys()
+                .map(|path| path.display().to_string())
+                .collect();
+            let shipped: Vec<String> = files.keys().cloned().collect();
+
+            assert_eq!(shipped, listed, "{name}");
+            for (path, digest) in &plugin.manifest.files {
+                let key = path.display().to_string();
+                assert_eq!(files[&key].as_str(), Some(digest.as_str()), "{name}: {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn example_checksum_loads_once_built() {
+        let built = examples_dir().join("checksum/plugin.toml").exists();
+
+        let found = example_registry().resolve_handler("checksum.fnv1a").is_ok();
+
+        assert_eq!(found, built);
+    }
+
+    #[test]
+    fn example_hello_greets() {
+        let workspace = tempfile::tempdir().expect("tempdir");
+
+        let outputs = run_example(
+            "hello.greet",
+            serde_json::json!({"name": "Ada"}),
+            workspace.path(),
+        );
+
+        assert_eq!(outputs, serde_json::json!({"message": "Hello, Ada!"}));
+    }
+
+    #[test]
+    fn example_textutil_writes_report() {
+        let workspace = tempfile::tempdir().expect("tempdir");
+
+        let outputs = run_example(
+            "textutil.write_report",
+            serde_json::json!({"text": "héllo"}),
+            workspace.path(),
+        );
+
+        assert_eq!(
+            outputs,
+            serde_json::json!({"path": "report.txt", "bytes": 6})
+        );
+        let report = fs::read_to_string(workspace.path().join("report.txt")).expect("report");
+        assert_eq!(report, "héllo");
     }
 }

@@ -14,10 +14,10 @@ pub const HELLO_DIGEST: &str =
 /// Builds a valid manifest, with some parts replaced.
 ///
 /// Each override is `(part, toml)`. Parts `name`, `version`, `api_version`,
-/// `description`, `executable` and `profile` replace that field's value
-/// (an empty value drops the field); `hello_digest` replaces the digest of
-/// `hello.sh`; `files_extra` adds lines to `[files]`; `handlers` replaces the
-/// whole handler section.
+/// `description`, `executable` and `profile` replace that field's value, and
+/// an empty value drops the field. Part `hello_digest` replaces the digest of
+/// `hello.sh`, `files_extra` adds lines to `[files]`, and `handlers` replaces
+/// the whole handler section.
 pub fn manifest_text(overrides: &[(&str, &str)]) -> String {
     let part = |name: &str, default: &str| -> String {
         overrides
