@@ -20,6 +20,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use check::SchemaError;
+pub(crate) use value::describe_value;
 pub use value::ValueError;
 
 /// Maximum size of a string value in bytes. Values travel to workers inside

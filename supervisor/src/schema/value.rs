@@ -12,7 +12,8 @@ const MAX_SHOWN_VALUE_CHARS: usize = 80;
 /// Error for a value that does not satisfy its schema.
 ///
 /// Each `value` field describes the value for the message: `value "abc"`,
-/// or `secret value` when the schema is secret, so a secret never appears.
+/// `secret value` when the schema is secret (so a secret never appears), or
+/// `rendered value` when the caller hides it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValueError {
@@ -77,16 +78,23 @@ impl ParameterSchema {
         self.validate_value_hiding(value, self.secret)
     }
 
-    /// Validates `value` like [`ParameterSchema::validate_value`], hiding
-    /// the value from messages when `hide` is true even if the schema is not
-    /// secret. Callers use this for values that may contain substituted
-    /// secrets.
+    /// Validates `value` like [`ParameterSchema::validate_value`]; when
+    /// `hide` is true, messages say `rendered value` instead of quoting it.
+    /// Callers use this for values that may contain substituted secrets.
     pub(crate) fn validate_value_hiding(
         &self,
         value: &Value,
         hide: bool,
     ) -> Result<(), ValueError> {
-        let shown = || describe_value(value, hide || self.secret);
+        let shown = || {
+            if self.secret {
+                "secret value".to_string()
+            } else if hide {
+                "rendered value".to_string()
+            } else {
+                describe_value(value)
+            }
+        };
         match self.kind {
             ParameterType::String => self.validate_string(value, &shown),
             ParameterType::Number => self.validate_number(value, false, &shown),
@@ -258,22 +266,10 @@ pub(crate) fn json_type_name(value: &Value) -> &'static str {
     }
 }
 
-/// Describes `value` for a message: `value "abc"` (compact JSON, shortened),
-/// or `secret value` when `secret` is true.
-pub(crate) fn describe_value(value: &Value, secret: bool) -> String {
-    if secret {
-        return "secret value".to_string();
-    }
+/// Describes `value` for a message: `value "abc"`, as compact JSON and
+/// shortened.
+pub(crate) fn describe_value(value: &Value) -> String {
     format!("value {}", shorten(&value.to_string()))
-}
-
-/// Describes raw text (for example a command-line value) like
-/// [`describe_value`].
-pub(crate) fn describe_text(text: &str, secret: bool) -> String {
-    if secret {
-        return "secret value".to_string();
-    }
-    format!("value {}", shorten(&Value::from(text).to_string()))
 }
 
 fn shorten(text: &str) -> String {
