@@ -52,7 +52,7 @@ pub enum ValueError {
     #[error("{value} is longer than the maximum of {max_length} characters")]
     TooLong { value: String, max_length: u64 },
 
-    /// A string exceeds [`MAX_STRING_VALUE_BYTES`], whatever the schema says.
+    /// A string exceeds [`MAX_STRING_VALUE_BYTES`], whatever the schema allows.
     #[error("string is {bytes} bytes long, more than the limit of {limit} bytes for any value; pass large data as a file in the workspace")]
     StringTooLarge { bytes: usize, limit: usize },
 
@@ -79,14 +79,14 @@ impl ParameterSchema {
     }
 
     /// Validates `value` like [`ParameterSchema::validate_value`]; when
-    /// `hide` is true, messages say `rendered value` instead of quoting it.
+    /// `hide` is true, messages use `rendered value` in place of the value.
     /// Callers use this for values that may contain substituted secrets.
     pub(crate) fn validate_value_hiding(
         &self,
         value: &Value,
         hide: bool,
     ) -> Result<(), ValueError> {
-        let shown = || {
+        let describe = || {
             if self.secret {
                 "secret value".to_string()
             } else if hide {
@@ -96,14 +96,14 @@ impl ParameterSchema {
             }
         };
         match self.kind {
-            ParameterType::String => self.validate_string(value, &shown),
-            ParameterType::Number => self.validate_number(value, false, &shown),
-            ParameterType::Integer => self.validate_number(value, true, &shown),
+            ParameterType::String => self.validate_string(value, &describe),
+            ParameterType::Number => self.validate_number(value, false, &describe),
+            ParameterType::Integer => self.validate_number(value, true, &describe),
             ParameterType::Boolean => match value {
                 Value::Bool(_) => Ok(()),
                 other => Err(self.wrong_type(other)),
             },
-            ParameterType::Enum => self.validate_enum(value, &shown),
+            ParameterType::Enum => self.validate_enum(value, &describe),
         }
     }
 
@@ -114,7 +114,11 @@ impl ParameterSchema {
         }
     }
 
-    fn validate_string(&self, value: &Value, shown: &dyn Fn() -> String) -> Result<(), ValueError> {
+    fn validate_string(
+        &self,
+        value: &Value,
+        describe: &dyn Fn() -> String,
+    ) -> Result<(), ValueError> {
         let Value::String(text) = value else {
             return Err(self.wrong_type(value));
         };
@@ -130,7 +134,7 @@ impl ParameterSchema {
         if let Some(min_length) = self.min_length {
             if length < min_length {
                 return Err(ValueError::TooShort {
-                    value: shown(),
+                    value: describe(),
                     min_length,
                 });
             }
@@ -138,7 +142,7 @@ impl ParameterSchema {
         if let Some(max_length) = self.max_length {
             if length > max_length {
                 return Err(ValueError::TooLong {
-                    value: shown(),
+                    value: describe(),
                     max_length,
                 });
             }
@@ -152,7 +156,7 @@ impl ParameterSchema {
                 })?;
             if !regex.is_match(text) {
                 return Err(ValueError::PatternMismatch {
-                    value: shown(),
+                    value: describe(),
                     pattern: pattern.clone(),
                 });
             }
@@ -164,34 +168,35 @@ impl ParameterSchema {
         &self,
         value: &Value,
         integer: bool,
-        shown: &dyn Fn() -> String,
+        describe: &dyn Fn() -> String,
     ) -> Result<(), ValueError> {
         let Value::Number(number) = value else {
             return Err(self.wrong_type(value));
         };
 
-        // serde_json numbers are always i64, u64 or finite f64 (without the
-        // `arbitrary_precision` feature), so `as_f64` cannot fail here.
+        // Without serde_json's `arbitrary_precision` feature (not enabled
+        // here) a number is an i64, u64 or finite f64, so `as_f64` succeeds.
+        // The checks below guard against that feature being turned on.
         let Some(float) = number.as_f64() else {
-            return Err(ValueError::NotFinite { value: shown() });
+            return Err(ValueError::NotFinite { value: describe() });
         };
         if !float.is_finite() {
-            return Err(ValueError::NotFinite { value: shown() });
+            return Err(ValueError::NotFinite { value: describe() });
         }
 
         if integer && !number.is_i64() {
             if number.is_u64() || (float.fract() == 0.0 && !fits_i64(float)) {
-                return Err(ValueError::IntegerOutOfRange { value: shown() });
+                return Err(ValueError::IntegerOutOfRange { value: describe() });
             }
             if float.fract() != 0.0 {
-                return Err(ValueError::NotInteger { value: shown() });
+                return Err(ValueError::NotInteger { value: describe() });
             }
         }
 
         if let Some(min) = self.min {
             if float < min {
                 return Err(ValueError::BelowMin {
-                    value: shown(),
+                    value: describe(),
                     min,
                 });
             }
@@ -199,7 +204,7 @@ impl ParameterSchema {
         if let Some(max) = self.max {
             if float > max {
                 return Err(ValueError::AboveMax {
-                    value: shown(),
+                    value: describe(),
                     max,
                 });
             }
@@ -207,7 +212,11 @@ impl ParameterSchema {
         Ok(())
     }
 
-    fn validate_enum(&self, value: &Value, shown: &dyn Fn() -> String) -> Result<(), ValueError> {
+    fn validate_enum(
+        &self,
+        value: &Value,
+        describe: &dyn Fn() -> String,
+    ) -> Result<(), ValueError> {
         let Value::String(text) = value else {
             return Err(self.wrong_type(value));
         };
@@ -217,7 +226,7 @@ impl ParameterSchema {
             return Ok(());
         }
         Err(ValueError::NotAllowed {
-            value: shown(),
+            value: describe(),
             allowed: allowed.join(", "),
         })
     }
@@ -454,12 +463,12 @@ mod tests {
         ];
         for (schema_text, value) in cases {
             let message = outcome(schema_text, value.clone());
-            let shown = match value {
+            let secret_text = match value {
                 Value::String(text) => text.clone(),
                 other => other.to_string(),
             };
             assert_ne!(message, "ok", "schema {schema_text}");
-            assert!(!message.contains(&shown), "{message}");
+            assert!(!message.contains(&secret_text), "{message}");
             assert!(message.starts_with("secret value"), "{message}");
         }
     }

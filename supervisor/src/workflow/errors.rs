@@ -8,7 +8,7 @@ pub struct FieldError {
     /// Path of the field in the document: `name`, `parameters[0].max_length`,
     /// `steps[1].inputs.text`.
     pub path: String,
-    /// What is wrong and how to fix it, in lowercase.
+    /// Description of the problem and of its fix, in lowercase.
     pub message: String,
 }
 

@@ -69,7 +69,7 @@ pub struct StepSpec {
     /// Wall-clock limit in seconds, 1 to 86400; the profile's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
-    /// Sandbox profile the step asks for; the plugin's when absent.
+    /// Sandbox profile the step requests; the plugin's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
 }
@@ -218,9 +218,10 @@ fn path_beyond_depth(value: &Value, limit: usize) -> Option<String> {
 
 /// Document form of [`WorkflowParameter`]: `name` and the schema fields in
 /// one object. Serde's `flatten` cannot be combined with
-/// `deny_unknown_fields`, so the fields are written out here; the
-/// conversions below destructure [`ParameterSchema`] without `..`, so adding
-/// a schema field fails to compile until it is added here too.
+/// `deny_unknown_fields`, so the fields are written out here.
+///
+/// The conversions below destructure [`ParameterSchema`] without `..`. A
+/// new schema field therefore fails to compile until it is added here too.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FlatParameter {

@@ -29,10 +29,10 @@ fn dependency_indices(workflow: &Workflow) -> Vec<Vec<usize>> {
 }
 
 /// Returns step indices in an order where every step comes after the steps
-/// it depends on; among steps that are ready together, the one declared
+/// it depends on. Among steps that are ready together, the one declared
 /// first comes first.
 ///
-/// On a workflow that passed [`crate::workflow::validate`] the result holds
+/// On a workflow that passed [`crate::workflow::validate`] the result contains
 /// every index. Steps on a cycle, and the steps that depend on them, are
 /// left out.
 pub fn topological_order(workflow: &Workflow) -> Vec<usize> {

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::errors::ValidationErrors;
-use super::template::{for_each_string, parse_string, render_literal, Piece, TemplateRef};
+use super::template::{
+    for_each_string, json_size, parse_string, render_literal, Piece, TemplateRef,
+    MAX_RENDERED_BYTES,
+};
 use super::validate::{HandlerCatalog, HANDLER};
 use super::{StepSpec, Workflow};
 use crate::schema::ParameterSchema;
@@ -41,6 +44,16 @@ pub(crate) fn check_handlers_and_inputs(
         };
         let templated = check_templates(index, &scope, errors);
 
+        // Templates can only grow the inputs, so inputs already over the cap
+        // would fail at every run.
+        let size = json_size(&step.inputs);
+        if size > MAX_RENDERED_BYTES {
+            errors.push(
+                format!("steps[{index}].inputs"),
+                format!("inputs are {size} bytes as JSON, more than the limit of {MAX_RENDERED_BYTES} bytes; pass large data as files in the workspace"),
+            );
+        }
+
         // A malformed handler name is already reported by the step checks.
         if !HANDLER.is_match(&step.handler) {
             continue;
@@ -55,16 +68,16 @@ pub(crate) fn check_handlers_and_inputs(
     }
 }
 
-/// What a step's templates may refer to.
+/// Names that a step's templates may refer to.
 struct ReferenceScope<'a> {
     step: &'a StepSpec,
     parameters: &'a BTreeSet<&'a str>,
     step_ids: &'a BTreeSet<&'a str>,
 }
 
-/// Checks the templates in a step's inputs and returns the names of the
-/// inputs that contain a template or a malformed one; the others are
-/// literal.
+/// Checks the templates in a step's inputs. Returns the names of the inputs
+/// that contain a template, well formed or not, because only the other
+/// inputs are literal.
 fn check_templates<'a>(
     index: usize,
     scope: &ReferenceScope<'a>,
@@ -328,6 +341,18 @@ mod tests {
                 "inputs {inputs}"
             );
         }
+    }
+
+    #[test]
+    fn oversized_inputs_rejected() {
+        let items = vec![json!("x".repeat(1000)); MAX_RENDERED_BYTES / 1000];
+        let document =
+            json!({"steps": [{"id": "a", "handler": "t.plain", "inputs": {"items": items}}]});
+        let report = report(document);
+        assert!(
+            report.starts_with("steps[0].inputs: inputs are 525583 bytes as JSON, more than the limit of 524288 bytes"),
+            "{report}"
+        );
     }
 
     #[test]

@@ -35,8 +35,8 @@ pub fn resolve_parameters(
             Err(error) => errors.push(format!("parameters.{name}"), error.to_string()),
         }
     }
-    let given = provided.keys().map(String::as_str).collect();
-    complete(workflow, values, &given, errors)
+    let passed = provided.keys().map(String::as_str).collect();
+    complete(workflow, values, &passed, errors)
 }
 
 /// Resolves parameter values given as JSON (for example from an API
@@ -55,8 +55,8 @@ pub fn resolve_parameter_values(
         }
         values.insert(name.clone(), value.clone());
     }
-    let given = provided.keys().map(String::as_str).collect();
-    complete(workflow, values, &given, errors)
+    let passed = provided.keys().map(String::as_str).collect();
+    complete(workflow, values, &passed, errors)
 }
 
 /// Returns the text of every secret parameter value in `values`, for
@@ -112,13 +112,13 @@ fn unknown_parameter_message(workflow: &Workflow, name: &str) -> String {
 }
 
 /// Validates the converted values in declaration order, fills defaults and
-/// reports required parameters without a value. `given` holds every name the
+/// reports required parameters without a value. `passed` contains every name the
 /// caller passed, so a value that failed conversion is not also reported as
 /// missing.
 fn complete(
     workflow: &Workflow,
     mut values: Map<String, Value>,
-    given: &BTreeSet<&str>,
+    passed: &BTreeSet<&str>,
     mut errors: ValidationErrors,
 ) -> Result<Map<String, Value>, ValidationErrors> {
     for parameter in &workflow.parameters {
@@ -129,7 +129,7 @@ fn complete(
                     errors.push(path, error.to_string());
                 }
             }
-            None if given.contains(parameter.name.as_str()) => {}
+            None if passed.contains(parameter.name.as_str()) => {}
             None => {
                 if let Some(default) = &parameter.schema.default {
                     values.insert(parameter.name.clone(), default.clone());
@@ -144,7 +144,7 @@ fn complete(
 
 /// Converts command-line text to a JSON value of the declared type.
 fn convert_text(schema: &ParameterSchema, text: &str) -> Result<Value, ValueError> {
-    let shown = || {
+    let describe = || {
         if schema.secret {
             "secret value".to_string()
         } else {
@@ -167,10 +167,10 @@ fn convert_text(schema: &ParameterSchema, text: &str) -> Result<Value, ValueErro
             Ok(integer) => Ok(Value::from(integer)),
             Err(error) => match error.kind() {
                 IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => {
-                    Err(ValueError::IntegerOutOfRange { value: shown() })
+                    Err(ValueError::IntegerOutOfRange { value: describe() })
                 }
                 _ if text.parse::<f64>().is_ok_and(f64::is_finite) => {
-                    Err(ValueError::NotInteger { value: shown() })
+                    Err(ValueError::NotInteger { value: describe() })
                 }
                 _ => Err(wrong_type()),
             },
@@ -182,7 +182,7 @@ fn convert_text(schema: &ParameterSchema, text: &str) -> Result<Value, ValueErro
             let float = text.parse::<f64>().map_err(|_| wrong_type())?;
             Number::from_f64(float)
                 .map(Value::Number)
-                .ok_or_else(|| ValueError::NotFinite { value: shown() })
+                .ok_or_else(|| ValueError::NotFinite { value: describe() })
         }
     }
 }

@@ -365,7 +365,7 @@ impl<'a> Renderer<'a> {
 }
 
 /// Returns the size of `value` as compact JSON, without building the text.
-fn json_size<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+pub(crate) fn json_size<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     struct Counter(usize);
     impl io::Write for Counter {
         fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {

@@ -48,8 +48,9 @@ pub(crate) static HANDLER: LazyLock<Regex> =
 /// Source of the parameter schemas of plugin handlers.
 pub trait HandlerCatalog {
     /// Returns the parameter schemas of `handler` (`plugin.handler`), or a
-    /// message saying why it cannot be used, such as "plugin `x` not found
-    /// in /path; add it with ...". Validation prefixes the field path.
+    /// message saying why it cannot be used (not found, plugin not approved),
+    /// such as "plugin `x` not found in /path; add it with ...". Validation
+    /// prefixes the field path.
     fn handler_parameters(
         &self,
         handler: &str,
