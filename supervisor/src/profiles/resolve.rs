@@ -57,10 +57,7 @@ pub(crate) fn resolve(
     let mut chain = vec![name.to_string()];
     let mut layers = vec![layer];
 
-    loop {
-        let Some(current) = layers.last() else {
-            break;
-        };
+    while let Some(current) = layers.last() {
         let Some(parent) = current.extends.clone() else {
             break;
         };

@@ -99,6 +99,12 @@ const NAMESPACE_CLONE_FLAGS: [i32; 8] = [
     libc::CLONE_NEWTIME,
 ];
 
+/// `ioctl` commands that inject input into a terminal (TIOCSTI) or reach the
+/// Linux console driver (TIOCLINUX); values from asm-generic/ioctls.h, which
+/// x86_64 and aarch64 use.
+const TIOCSTI: u64 = 0x5412;
+const TIOCLINUX: u64 = 0x541C;
+
 /// `personality` arguments that pass: PER_LINUX and the query value.
 const PERSONALITY_LINUX: u64 = 0;
 const PERSONALITY_QUERY: u64 = 0xffff_ffff;
@@ -376,12 +382,8 @@ fn argument_denials(network: NetworkMode) -> Result<Vec<(&'static str, Vec<Secco
         .collect::<Result<Vec<_>, _>>()?;
 
     let ioctl_rules = vec![
-        rule(vec![condition(1, SeccompCmpOp::Eq, libc::TIOCSTI as u64)?])?,
-        rule(vec![condition(
-            1,
-            SeccompCmpOp::Eq,
-            libc::TIOCLINUX as u64,
-        )?])?,
+        rule(vec![condition(1, SeccompCmpOp::Eq, TIOCSTI)?])?,
+        rule(vec![condition(1, SeccompCmpOp::Eq, TIOCLINUX)?])?,
     ];
 
     let personality_rules = vec![rule(vec![

@@ -85,7 +85,7 @@ fn parse_with_units(value: &Quantity, units: &[(&str, u64)]) -> Result<u64, Stri
 
 fn format_with_units(value: u64, units: &[(&str, u64)]) -> String {
     for (name, multiplier) in units {
-        if value != 0 && value % multiplier == 0 {
+        if value != 0 && value.checked_rem(*multiplier) == Some(0) {
             return format!("{}{name}", value / multiplier);
         }
     }
