@@ -36,7 +36,7 @@ pub enum ProfileError {
     #[error("{path}: {message}")]
     ParseFile { path: PathBuf, message: String },
 
-    /// A field holds a value that is not allowed.
+    /// A field contains a value that is not allowed.
     #[error("{path}: {field}: {message}")]
     InvalidField {
         path: PathBuf,

@@ -126,7 +126,7 @@ pub(crate) struct SyscallsSection {
     pub errno: Option<ErrnoValue>,
 }
 
-/// What a denied syscall does, as written in `syscalls.action`.
+/// Action taken on a denied syscall, as written in `syscalls.action`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyscallAction {

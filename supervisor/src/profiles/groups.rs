@@ -18,7 +18,7 @@ pub const GROUPS_FILE_NAME: &str = "syscall-groups.toml";
 /// two levels; the cap turns a runaway chain into a clear error.
 const MAX_GROUP_DEPTH: usize = 8;
 
-/// Longest group name, in bytes, after the leading `@`.
+/// Maximum length of a group name, in bytes, after the leading `@`.
 const MAX_GROUP_NAME_BYTES: usize = 64;
 
 #[derive(Debug, Deserialize)]
@@ -31,7 +31,7 @@ struct GroupEntry {
 /// One group with its members expanded to syscall names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyscallGroup {
-    /// What the group grants, in one sentence.
+    /// One-sentence summary of what the group grants.
     pub description: String,
     /// Every syscall the group allows, nested groups included.
     pub syscalls: BTreeSet<String>,

@@ -1,10 +1,10 @@
 //! One profile file checked value by value, and the merge of a child file
 //! over its parent.
 //!
-//! Merge rules: a scalar set in the child replaces the parent's; tables merge
-//! field by field; a list set in the child replaces the parent's list whole,
-//! except `syscalls.deny`, which accumulates so that a child can never remove
-//! a parent's denial. `environment.set` merges per variable and
+//! Merge rules: a scalar set in the child replaces the parent's, and tables
+//! merge field by field. A list set in the child replaces the parent's list
+//! whole. The exception is `syscalls.deny`, which accumulates, so a child can
+//! never remove a parent's denial. `environment.set` merges per variable and
 //! `environment.unset` removes variables a parent set.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,14 +19,15 @@ use super::seccomp::is_always_denied;
 use super::syscall_table;
 use super::units::{is_unlimited, parse_duration, parse_size, Quantity};
 
-/// Longest profile name, in bytes.
+/// Maximum length of a profile name, in bytes.
 const MAX_PROFILE_NAME_BYTES: usize = 64;
-/// Longest description, in characters: one paragraph for `vwmp profile show`.
+/// Maximum length of a description, in characters: one paragraph for
+/// `vwmp profile show`.
 const MAX_DESCRIPTION_CHARS: usize = 1000;
 
 /// Shortest wall-clock timeout, in seconds: below it no plugin starts.
 pub(crate) const MIN_TIMEOUT_SECS: u64 = 1;
-/// Longest wall-clock timeout, in seconds (one day); longer work belongs in a
+/// Maximum wall-clock timeout, in seconds (one day). Longer work belongs in a
 /// job system, not a workflow step.
 pub(crate) const MAX_TIMEOUT_SECS: u64 = 86_400;
 /// Longest SIGTERM-to-SIGKILL grace period, in seconds.
@@ -45,35 +46,36 @@ pub(crate) const MAX_CPUS: f64 = 1024.0;
 pub(crate) const MIN_CPUS: f64 = 0.01;
 /// Largest file size limit, in bytes (1 TiB).
 pub(crate) const MAX_FILE_SIZE_BYTES: u64 = 1 << 40;
-/// Fewest open files: stdin, stdout, stderr, the program, its libraries.
+/// Minimum open-file limit: stdin, stdout, stderr, the program and its
+/// libraries need about this many.
 pub(crate) const MIN_OPEN_FILES: u64 = 16;
 /// Most open files: Linux's default `fs.nr_open`.
 pub(crate) const MAX_OPEN_FILES: u64 = 1 << 20;
 /// Most processes and threads of one step.
 pub(crate) const MAX_PROCESSES: u64 = 65_536;
-/// Most output kept per step, in bytes; the supervisor holds it in memory
-/// and stores it with the step.
+/// Maximum output kept per step, in bytes, because the supervisor keeps it in
+/// memory and stores it with the step.
 pub(crate) const MAX_OUTPUT_BYTES: u64 = 64 << 20;
 /// Shortest log line limit, in bytes.
 pub(crate) const MIN_LOG_LINE_BYTES: u64 = 256;
-/// Longest log line limit, in bytes; a line travels in one control frame,
-/// which is capped at 1 MiB.
+/// Maximum log line limit, in bytes, because a line travels in one control
+/// frame, which is capped at 1 MiB.
 pub(crate) const MAX_LOG_LINE_BYTES: u64 = 256 << 10;
-/// Newest Landlock ABI this release knows (Linux 6.15).
+/// Newest Landlock ABI this release accepts in `min_abi` (ABI 7, Linux 6.15).
 pub(crate) const MAX_LANDLOCK_ABI: u32 = 7;
 /// Landlock ABI that added TCP bind and connect rules (Linux 6.7).
 pub(crate) const LANDLOCK_NETWORK_ABI: u32 = 4;
-/// Most ports in one port list.
+/// Maximum number of ports in one port list.
 const MAX_PORTS: usize = 64;
-/// Most paths in one path list.
+/// Maximum number of paths in one path list.
 const MAX_PATHS: usize = 256;
-/// Most names in one syscall or group list.
+/// Maximum number of names in one syscall or group list.
 const MAX_SYSCALL_NAMES: usize = 1024;
 /// Most environment variables.
 const MAX_ENV_VARIABLES: usize = 256;
-/// Longest environment variable name, in bytes.
+/// Maximum length of an environment variable name, in bytes.
 const MAX_ENV_NAME_BYTES: usize = 256;
-/// Longest environment value, in bytes.
+/// Maximum length of an environment variable value, in bytes.
 const MAX_ENV_VALUE_BYTES: usize = 32 << 10;
 /// Largest errno a seccomp filter can return (MAX_ERRNO in the kernel).
 const MAX_ERRNO: i64 = 4095;
@@ -126,7 +128,7 @@ pub fn is_valid_profile_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
-/// The message for an invalid profile name.
+/// Formats the error message for an invalid profile name.
 pub(crate) fn profile_name_hint(name: &str) -> String {
     format!(
         "invalid profile name {name:?}; use lowercase letters, digits, '_' and '-', starting with a letter, at most 64 bytes"
@@ -301,6 +303,7 @@ fn read_limits(file: &ProfileFile, layer: &mut Layer) -> Result<(), FieldError> 
         (0, MAX_KILL_GRACE_SECS),
         show_duration,
     )?;
+
     layer.memory = optional_limit(
         "limits.memory",
         limits.memory.as_ref(),
@@ -308,6 +311,7 @@ fn read_limits(file: &ProfileFile, layer: &mut Layer) -> Result<(), FieldError> 
         (MIN_MEMORY_BYTES, MAX_MEMORY_BYTES),
         show_size,
     )?;
+
     layer.cpu_time = optional_limit(
         "limits.cpu_time",
         limits.cpu_time.as_ref(),
@@ -315,6 +319,7 @@ fn read_limits(file: &ProfileFile, layer: &mut Layer) -> Result<(), FieldError> 
         (1, MAX_CPU_TIME_SECS),
         show_duration,
     )?;
+
     layer.max_file_size = optional_limit(
         "limits.max_file_size",
         limits.max_file_size.as_ref(),
@@ -322,6 +327,7 @@ fn read_limits(file: &ProfileFile, layer: &mut Layer) -> Result<(), FieldError> 
         (0, MAX_FILE_SIZE_BYTES),
         show_size,
     )?;
+
     layer.max_open_files = optional_limit(
         "limits.max_open_files",
         limits.max_open_files.as_ref(),
@@ -336,6 +342,7 @@ fn read_limits(file: &ProfileFile, layer: &mut Layer) -> Result<(), FieldError> 
         (1, MAX_PROCESSES),
         show_count,
     )?;
+
     layer.max_output = required_limit(
         "limits.max_output",
         limits.max_output.as_ref(),
@@ -350,6 +357,7 @@ fn read_limits(file: &ProfileFile, layer: &mut Layer) -> Result<(), FieldError> 
         (MIN_LOG_LINE_BYTES, MAX_LOG_LINE_BYTES),
         show_size,
     )?;
+
     if let Some(cpus) = limits.cpus {
         let cpus = cpus.as_f64();
         if !(MIN_CPUS..=MAX_CPUS).contains(&cpus) {
@@ -493,8 +501,12 @@ fn read_syscalls(
                 ));
             }
         }
-        let mut unique = references.clone();
-        unique.dedup();
+        let mut unique: Vec<String> = Vec::with_capacity(references.len());
+        for reference in references {
+            if !unique.contains(reference) {
+                unique.push(reference.clone());
+            }
+        }
         layer.groups = Some(unique);
     }
     layer.allow = syscall_list("syscalls.allow", syscalls.allow.as_ref(), true)?;
@@ -753,6 +765,7 @@ mod tests {
              [environment.set]\nA = \"1\"\nB = \"2\"\n",
         )
         .unwrap();
+
         let child = layer(
             "[filesystem]\nread_only = [\"/usr\"]\n\
              [syscalls]\ndeny = [\"uname\"]\n\
@@ -760,6 +773,7 @@ mod tests {
              [environment]\nset = { C = \"3\" }\nunset = [\"A\"]\n",
         )
         .unwrap();
+
         let merged = merge(parent, child);
         assert_eq!(merged.read_only, Some(vec!["/usr".to_string()]));
         assert_eq!(merged.allow, Some(vec!["write".to_string()]));

@@ -143,9 +143,9 @@ pub(crate) fn check_step_directory(path: &Path) -> Result<&str, String> {
 }
 
 /// Returns whether template path `inner` equals `outer` or lies beneath it.
-/// Both must be normalized. Every path lies beneath `/`; otherwise a path under
-/// one variable is never beneath a path under another variable or an absolute
-/// path, because the directories are only known when a step runs.
+/// Both must be normalized. Every path lies beneath `/`. Otherwise a path
+/// under one variable is never beneath a path under another variable or an
+/// absolute path, because the directories are only known when a step runs.
 pub(crate) fn template_within(inner: &str, outer: &str) -> bool {
     outer == "/" || Path::new(inner).starts_with(Path::new(outer))
 }

@@ -39,7 +39,7 @@ const DEFAULT_LANDLOCK_ABI: u32 = 1;
 /// Finds a profile's layer by name: `Ok(None)` when no such profile exists.
 pub(crate) type LayerLookup<'a> = dyn FnMut(&str) -> Result<Option<Layer>, ProfileError> + 'a;
 
-/// What to say when a parent is missing: the directory and its profiles.
+/// Context for the error about a missing parent: the directory and its profiles.
 pub(crate) struct ParentContext<'a> {
     pub dir: &'a Path,
     pub available: &'a dyn Fn() -> String,

@@ -36,7 +36,7 @@ pub struct ProfileLimits {
     pub max_processes: Option<u64>,
     /// Bytes of stdout plus stderr kept per step.
     pub max_output_bytes: u64,
-    /// Longest log line relayed as one frame; longer lines are split.
+    /// Maximum log line relayed as one frame; longer lines are split.
     pub max_log_line_bytes: u32,
 }
 
@@ -244,13 +244,16 @@ impl ResolvedProfile {
     /// header, then the canonical body, which is itself a valid profile file
     /// that resolves to the same rules.
     pub fn to_toml(&self) -> String {
+        let origin = if self.chain.len() > 1 {
+            self.chain.join(" extends ")
+        } else {
+            "extends no other profile".to_string()
+        };
         let mut text = format!(
-            "# Resolved sandbox profile \"{}\" ({}).\n\
+            "# Resolved sandbox profile \"{}\" ({origin}).\n\
              # Every field is explicit; `syscalls.allow` lists every syscall the groups grant.\n\
              # {}\n\n",
-            self.name,
-            self.chain.join(" extends "),
-            self.hash,
+            self.name, self.hash,
         );
         text.push_str(&self.canonical_body());
         text
@@ -261,8 +264,9 @@ impl ResolvedProfile {
         let file = self.to_file();
         match toml::to_string_pretty(&file) {
             Ok(text) => text,
-            // Serializing plain strings, integers, floats, booleans and
-            // tables cannot fail; keep a readable trace if it ever does.
+            // A ProfileFile contains only strings, integers, floats, booleans,
+            // arrays and tables, which TOML can express, so this branch is not
+            // expected to run. The round-trip test renders every profile.
             Err(error) => format!("# failed to render the profile as TOML: {error}\n"),
         }
     }

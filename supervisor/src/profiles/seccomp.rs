@@ -5,10 +5,10 @@
 //!
 //! 1. A hand-written prefix: a foreign architecture or an x32 syscall number
 //!    kills the process, and `clone3` fails with ENOSYS. seccompiler 0.5
-//!    checks the architecture but not the x32 bit, and glibc 2.34+ falls back
-//!    from `clone3` to `clone` only on ENOSYS; `clone3` passes its flags in
-//!    memory, where a filter cannot read them, while `clone` passes them in a
-//!    register.
+//!    checks the architecture but not the x32 bit. `clone3` passes its flags
+//!    in memory, where a filter cannot read them, while `clone` passes them in
+//!    a register. glibc 2.34+ falls back from `clone3` to `clone` only on
+//!    ENOSYS.
 //! 2. The deny section: the always-denied syscalls, the argument checks that
 //!    hold in every profile (namespace flags of `clone`, `ioctl` TIOCSTI and
 //!    TIOCLINUX, `personality`, socket families) and the profile's own `deny`
@@ -19,7 +19,7 @@
 //!    allowed; anything else gets the profile's action.
 //!
 //! Sections 2 and 3 are built by seccompiler. Classic BPF jumps are relative,
-//! so the sections can be concatenated; the deny section's "no match" returns
+//! so the sections can be concatenated. The deny section's "no match" returns
 //! are rewritten into jumps to the start of the allow section.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,13 +35,13 @@ use super::syscall_table::native_number;
 
 /// Syscalls that every filter denies, whatever a profile allows.
 ///
-/// They reach other processes (`ptrace`, `process_vm_*`, `pidfd_getfd`,
-/// `kcmp`, `process_madvise`), the kernel's attack surface beyond ordinary
-/// programs' needs (`bpf`, `perf_event_open`, `userfaultfd`, `io_uring_*`,
-/// whose operations seccomp never sees, and the keyring), the module and
-/// kexec loaders, mounts and namespaces (old and new mount APIs, `setns`,
-/// `unshare`, `chroot`), file handles that bypass path checks
-/// (`open_by_handle_at`), and machine state (`swapon`, `reboot`).
+/// Some reach into other processes: `ptrace`, `process_vm_*`, `pidfd_getfd`,
+/// `kcmp` and `process_madvise`. Some open kernel attack surface that
+/// ordinary programs do not need: `bpf`, `perf_event_open`, `userfaultfd`,
+/// the keyring, and `io_uring_*`, whose operations bypass seccomp. The rest
+/// load modules or kernels, change mounts and namespaces (old and new mount
+/// APIs, `setns`, `unshare`, `chroot`), open files by handle past path checks
+/// (`open_by_handle_at`), or change machine state (`swapon`, `reboot`).
 pub(crate) const ALWAYS_DENIED: &[&str] = &[
     "ptrace",
     "process_vm_readv",
@@ -82,7 +82,7 @@ pub(crate) const ALWAYS_DENIED: &[&str] = &[
     "reboot",
 ];
 
-/// Returns whether every filter denies `name` whatever the profile says.
+/// Returns whether every filter denies `name`, whatever the profile allows.
 pub(crate) fn is_always_denied(name: &str) -> bool {
     ALWAYS_DENIED.contains(&name)
 }
@@ -120,7 +120,8 @@ const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
 const AUDIT_ARCH_AARCH64: u32 = 183 | 0x8000_0000 | 0x4000_0000;
 
-/// Longest program the kernel accepts (BPF_MAXINSNS in linux/bpf_common.h).
+/// Maximum program length the kernel accepts (BPF_MAXINSNS in
+/// linux/bpf_common.h).
 pub(crate) const MAX_INSTRUCTIONS: usize = 4096;
 
 /// Classic BPF opcodes, from linux/bpf_common.h: BPF_LD | BPF_W | BPF_ABS,
@@ -137,7 +138,7 @@ const BPF_RET_K: u16 = 0x06;
 /// SECCOMP_RET_TRACE is never used by VWMP otherwise.
 const CONTINUE_MARKER: u32 = 0x5643;
 
-/// What the compiler needs from a resolved profile.
+/// Inputs of the compiler, taken from a resolved profile.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FilterSpec<'a> {
     /// Syscalls the profile allows, groups expanded.

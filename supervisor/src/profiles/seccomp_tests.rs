@@ -460,9 +460,9 @@ fn strict_denies_socket() {
 }
 
 // The tests below install real filters. seccomp applies a filter to the
-// calling thread only, and children inherit it, so each run confines a
-// fresh thread that spawns the program and then exits; the test process
-// itself stays unconfined.
+// calling thread only, and children inherit it. So each run confines a fresh
+// thread that spawns the program and then exits, and the test process itself
+// stays unconfined.
 
 fn run_confined(program: &SeccompProgram, argv: &[&str]) -> Output {
     let filter: BpfProgram = program

@@ -1,9 +1,9 @@
 //! Syscall names and numbers for the architectures whose filters VWMP compiles.
 //!
 //! The table covers x86_64 and aarch64 as of Linux 6.12. A name is valid in a
-//! profile when either architecture has it, so one profile serves both; when a
-//! filter is compiled, names the build architecture lacks (for example `open`
-//! on aarch64) are skipped.
+//! profile when either architecture has it, so one profile serves both. When
+//! a filter is compiled, names the build architecture lacks (for example
+//! `open` on aarch64) are skipped.
 
 /// Syscall name, x86_64 number, aarch64 number.
 ///
