@@ -70,14 +70,9 @@ pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
 pub fn set_blocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: F_GETFL and F_SETFL only read and change file status flags.
     let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) } as _)?;
+    let flags = (flags as libc::c_int) & !libc::O_NONBLOCK;
     // SAFETY: as above.
-    check(unsafe {
-        libc::fcntl(
-            fd,
-            libc::F_SETFL,
-            (flags as libc::c_int) & !libc::O_NONBLOCK,
-        )
-    } as _)?;
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } as _)?;
     Ok(())
 }
 
@@ -85,10 +80,9 @@ pub fn set_blocking(fd: RawFd) -> io::Result<()> {
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: F_GETFL and F_SETFL only read and change file status flags.
     let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) } as _)?;
+    let flags = (flags as libc::c_int) | libc::O_NONBLOCK;
     // SAFETY: as above.
-    check(
-        unsafe { libc::fcntl(fd, libc::F_SETFL, (flags as libc::c_int) | libc::O_NONBLOCK) } as _,
-    )?;
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } as _)?;
     Ok(())
 }
 
