@@ -12,6 +12,7 @@
 //! - `auth/`: passwords, tokens, API keys, throttling and role checks.
 //! - `config/`: the server configuration file and `VWMP_*` overrides.
 //! - `audit/`: audit events and redaction of secret shapes.
+//! - `metrics/`: counters and histograms for `GET /metrics` (Prometheus text).
 //! - `api/`: the HTTP API routes (warp).
 //! - `server/`: `vwmp serve`: wiring, background tasks and shutdown.
 //! - `cli/`: the `vwmp` command line.
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod launcher;
+pub mod metrics;
 pub mod model;
 pub mod plugins;
 pub mod profiles;
