@@ -34,8 +34,8 @@ pub trait AuditStore: Send + Sync {
 pub enum AuditError {
     /// The audit file could not be opened or created.
     #[error(
-        "failed to open audit file {path}: check that its directory exists, that this user may \
-         write there, and that the path is not a symbolic link"
+        "failed to open audit file {path}: {source}; check that its directory exists, that \
+         this user may write there, and that the path is not a symbolic link"
     )]
     OpenFile {
         path: PathBuf,
@@ -44,7 +44,7 @@ pub enum AuditError {
     },
 
     /// The audit file's permissions could not be restricted to its owner.
-    #[error("failed to set mode 0600 on audit file {path}: make this user its owner")]
+    #[error("failed to set mode 0600 on audit file {path}: {source}; make this user its owner")]
     RestrictFile {
         path: PathBuf,
         #[source]

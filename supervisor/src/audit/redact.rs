@@ -144,9 +144,10 @@ fn is_secret_member(name: &str) -> bool {
         .any(|word| name == *word || name.ends_with(&format!("_{word}")))
 }
 
-/// Masks secret shapes in every string of a JSON value, and replaces the
-/// scalar values of members with secret names (see [`is_secret_member`])
-/// with [`MASK`].
+/// Masks secret shapes in every string of a JSON value, and replaces with
+/// [`MASK`] the scalar values of members named like secrets: `password`,
+/// `token`, `api_key` and similar words, alone or after an underscore, as in
+/// `db_password`.
 pub fn redact_json(value: &Value) -> Value {
     match value {
         Value::String(text) => Value::String(redact_text(text).into_owned()),

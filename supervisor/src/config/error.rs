@@ -42,7 +42,8 @@ impl fmt::Display for Setting {
 pub enum ConfigError {
     /// The configuration file could not be read.
     #[error(
-        "failed to read config file {path}: check that it exists and that this user may read it"
+        "failed to read config file {path}: {source}; check that it exists and that this user \
+         may read it"
     )]
     ReadFile {
         path: PathBuf,
@@ -66,8 +67,8 @@ pub enum ConfigError {
     /// Relative paths could not be resolved because the current directory
     /// is unreadable.
     #[error(
-        "failed to read the current directory to resolve relative paths: start vwmp from an \
-         existing directory or use absolute paths"
+        "failed to read the current directory to resolve relative paths: {source}; start vwmp \
+         from an existing directory or use absolute paths"
     )]
     CurrentDirectory {
         #[source]

@@ -271,12 +271,17 @@ impl Config {
     /// masked, for `vwmp config check` and startup logs. Loading the output
     /// gives the same configuration when every path is UTF-8.
     pub fn to_toml_redacted(&self) -> Result<String, ConfigError> {
-        let render_error = |error: toml::ser::Error| ConfigError::RenderToml {
-            message: error.to_string(),
-        };
-        let mut table = toml::Table::try_from(RawConfig::from(self)).map_err(render_error)?;
+        let render_error = |message: String| ConfigError::RenderToml { message };
+        let mut table = toml::Table::try_from(RawConfig::from(self))
+            .map_err(|error| render_error(error.to_string()))?;
         mask_keys(&mut table, SECRET_KEYS);
-        toml::to_string_pretty(&table).map_err(render_error)
+
+        // A table sorts its keys; going back through `RawConfig` writes the
+        // sections and fields in the documented order.
+        let masked: RawConfig = table
+            .try_into()
+            .map_err(|error: toml::de::Error| render_error(error.to_string()))?;
+        toml::to_string_pretty(&masked).map_err(|error| render_error(error.to_string()))
     }
 
     /// Lists settings that are valid but likely wrong, for the server to log

@@ -401,6 +401,7 @@ fn redacted_toml_round_trips() {
 #[test]
 fn redacted_toml_shows_units() {
     let rendered = Config::default_for_local().to_toml_redacted().unwrap();
+    assert!(rendered.starts_with("[server]\n"), "{rendered}");
     assert!(
         rendered.contains("access_token_ttl = \"15m\""),
         "{rendered}"
