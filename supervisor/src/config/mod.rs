@@ -35,8 +35,8 @@ pub use origin::normalize_origin;
 use file::RawConfig;
 
 /// Keys whose values `to_toml_redacted` masks. No setting contains a secret
-/// today because the JWT signing key lives in its own 0600 file; a future
-/// inline secret (a TLS key password, a database URL) adds its key here.
+/// today because the JWT signing key lives in its own 0600 file. A future
+/// inline secret, such as a TLS key password, adds its key here.
 const SECRET_KEYS: &[&str] = &[];
 
 /// Replacement for a masked value.
