@@ -123,10 +123,11 @@ pub async fn run(context: StepContext) -> StepReport {
         params: &context.plan.parameters,
         outputs: &context.outputs,
     };
-    let inputs = match workflow::render_inputs(&step.inputs, &template_context) {
+    let mut inputs = match workflow::render_inputs(&step.inputs, &template_context) {
         Ok(inputs) => inputs,
         Err(err) => return fail(format!("steps[{}].inputs: {err}", context.index)),
     };
+    workflow::fill_input_defaults(&handler.parameters, &mut inputs);
     if let Err(err) = workflow::validate_inputs(&handler.parameters, &inputs, context.index) {
         return fail(err.to_string());
     }

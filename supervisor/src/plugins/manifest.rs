@@ -12,10 +12,7 @@ use serde::Deserialize;
 use super::error::PluginError;
 use super::MANIFEST_FILE_NAME;
 
-// NOTE: replaced by crate::schema::ParameterSchema at merge
-/// Schema of one handler parameter, kept as a raw TOML table until the shared
-/// parameter schema type is available.
-pub type ParameterSchema = toml::Table;
+pub use crate::schema::ParameterSchema;
 
 /// Maximum size of a `plugin.toml` in bytes (256 KiB). A manifest contains names,
 /// descriptions and digests, so this bounds the memory one manifest can take.
@@ -409,10 +406,7 @@ fn validate_handlers(handlers: &[Handler], errors: &FieldErrors<'_>) -> Result<(
 
 /// Checks one parameter schema for internal consistency.
 fn check_parameter_schema(schema: &ParameterSchema) -> Result<(), String> {
-    // NOTE: at merge this becomes `schema.check().map_err(|err| err.to_string())`;
-    // a raw TOML table has no rules to check.
-    let _ = schema;
-    Ok(())
+    schema.check().map_err(|err| err.to_string())
 }
 
 /// Converts a byte offset into a 1-based line and column (in characters).

@@ -14,6 +14,7 @@
 //! - [`registry`]: every plugin found in a plugins directory, by name.
 //! - [`error`]: the errors of this module.
 
+pub mod catalog;
 pub mod digest;
 pub mod error;
 pub mod manifest;
@@ -23,6 +24,7 @@ pub mod registry;
 #[cfg(test)]
 mod test_support;
 
+pub use catalog::RegistryCatalog;
 pub use digest::{digest_table, sha256_file};
 pub use error::{PluginError, RegistryError, RegistryProblem};
 pub use manifest::{Handler, Manifest, ParameterSchema};
