@@ -135,6 +135,8 @@ static const char *errno_name(int value) {
     return unknown;
 }
 
+static void sleep_ms(long ms);
+
 static void report_ok(const char *name) {
     printf("RESULT %s ok\n", name);
     fflush(stdout);
@@ -400,6 +402,22 @@ static int case_process_vm_readv(int argc, char **argv) {
 static int case_kill(int argc, char **argv) {
     need_args(argc, 3, "kill PID");
     report("kill", kill((pid_t)atoi(argv[2]), SIGKILL));
+    return 0;
+}
+
+/* Signals the probe's whole process group. The probe ignores the signal, so
+ * only other members of the group (the sandbox's own processes, if they
+ * share it) can feel it. */
+static int case_kill_group(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    signal(SIGUSR1, SIG_IGN);
+    long ret = kill(0, SIGUSR1);
+    int saved = errno;
+    value("pgid", "%d", (int)getpgrp());
+    errno = saved;
+    report("kill_group", ret);
+    sleep_ms(200); /* let the signal land before the probe exits */
     return 0;
 }
 
@@ -800,8 +818,8 @@ static int case_forkbomb(int argc, char **argv) {
             break;
         }
     }
+    /* The children die with the probe (PR_SET_PDEATHSIG). */
     sleep(hold);
-    kill(0, SIGKILL);
     return 0;
 }
 
@@ -975,6 +993,7 @@ static const struct {
     {"ptrace_parent", case_ptrace_parent},
     {"process_vm_readv", case_process_vm_readv},
     {"kill", case_kill},
+    {"kill_group", case_kill_group},
     {"io_uring_setup", case_io_uring_setup},
     {"bpf", case_bpf},
     {"perf_event_open", case_perf_event_open},

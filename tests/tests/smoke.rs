@@ -53,7 +53,10 @@ async fn echo_runs_confined() {
         handler: "smoke".into(),
         program: PathBuf::from("/bin/sh"),
         program_digest: None,
-        args: vec!["-c".into(), "echo hi; echo err >&2; id -u; cat /etc/hostname; ls /root; echo out > x; cat x".into()],
+        args: vec![
+            "-c".into(),
+            "echo hi; echo err >&2; id -u; cat /etc/hostname; ls /root; echo out > x; cat x".into(),
+        ],
         stdin: Vec::new(),
         stdout_mode: StdoutMode::Stream,
         workspace: workspace.path().to_path_buf(),
@@ -68,7 +71,11 @@ async fn echo_runs_confined() {
         while let Some(event) = rx.recv().await {
             match event {
                 LaunchEvent::Confined(c) => lines.push(format!("confined: {}", c.summary())),
-                LaunchEvent::Log(f) => lines.push(format!("{:?}: {}", f.stream, String::from_utf8_lossy(&f.data))),
+                LaunchEvent::Log(f) => lines.push(format!(
+                    "{:?}: {}",
+                    f.stream,
+                    String::from_utf8_lossy(&f.data)
+                )),
             }
         }
         lines
