@@ -50,8 +50,11 @@ pub enum Launch {
 
 /// Prints a visible skip line, past the test harness's output capture.
 pub fn skip(reason: &str) {
+    // libtest names each test's thread after the test.
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("unnamed test");
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "SKIPPED: {reason}");
+    let _ = writeln!(stderr, "SKIPPED: {test}: {reason}");
 }
 
 /// Returns true when the suite runs as root.
@@ -236,15 +239,41 @@ fn binaries_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Finds binary `name` of this workspace: in this build's profile directory,
+/// else in `target/release`.
+///
+/// NOTE: `cargo test` builds the binaries of a package only for that
+/// package's own integration tests, so `cargo test --workspace` alone leaves
+/// `target/debug/vwmp` unbuilt. CI runs `cargo build --release` first, hence
+/// the fallback; a stale release build would be tested in that case.
 fn built_binary(name: &str) -> PathBuf {
-    let path = binaries_dir().join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo build --workspace` (or `cargo test --workspace`) before the \
-         escape suite",
+    static REPORTED: OnceLock<()> = OnceLock::new();
+    let dir = binaries_dir();
+    let path = dir.join(name);
+    if path.is_file() {
+        return path;
+    }
+    let release = dir
+        .parent()
+        .map(|target| target.join("release").join(name))
+        .filter(|candidate| candidate.is_file());
+    if let Some(release) = release {
+        REPORTED.get_or_init(|| {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(
+                stderr,
+                "NOTE: {} is missing; testing the release build in {}",
+                path.display(),
+                release.parent().unwrap_or(Path::new("")).display()
+            );
+        });
+        return release;
+    }
+    panic!(
+        "{} is missing: run `cargo build --workspace` before the escape suite (cargo test does \
+         not build the binaries of other packages)",
         path.display()
     );
-    path
 }
 
 /// The `vwmp` binary of this build.
