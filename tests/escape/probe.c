@@ -11,7 +11,7 @@
  * result, for the test to check one by one.
  *
  * Where a call is meant to be denied by seccomp, its arguments are chosen so
- * that the kernel itself would NOT answer EPERM (it would succeed, or fail
+ * that the kernel itself would NOT return EPERM (it would succeed, or fail
  * with EFAULT, EINVAL, ENOENT or ENOTTY). An EPERM can then only come from the
  * filter, and a missing rule shows up as a different answer.
  *
@@ -373,7 +373,7 @@ static int case_ptrace_parent(int argc, char **argv) {
 }
 
 /* Reads a word of the probe's own child: the same uid and a descendant, so
- * only the seccomp rule stands in the way. */
+ * only the seccomp rule can deny it. */
 static int case_process_vm_readv(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -426,7 +426,7 @@ static int case_kill_group(int argc, char **argv) {
 static int case_io_uring_setup(int argc, char **argv) {
     (void)argc;
     (void)argv;
-    /* A NULL params pointer: the kernel answers EFAULT. */
+    /* A NULL params pointer: the kernel returns EFAULT. */
     report("io_uring_setup", syscall(NR_IO_URING_SETUP, 8, NULL));
     return 0;
 }
@@ -434,7 +434,7 @@ static int case_io_uring_setup(int argc, char **argv) {
 static int case_bpf(int argc, char **argv) {
     (void)argc;
     (void)argv;
-    /* An unknown command: the kernel answers EINVAL. */
+    /* An unknown command: the kernel returns EINVAL. */
     char attr[128];
     memset(attr, 0, sizeof attr);
     report("bpf", syscall(NR_BPF, 0x7fff, attr, sizeof attr));
@@ -444,7 +444,7 @@ static int case_bpf(int argc, char **argv) {
 static int case_perf_event_open(int argc, char **argv) {
     (void)argc;
     (void)argv;
-    /* A NULL attribute pointer: the kernel answers EFAULT. */
+    /* A NULL attribute pointer: the kernel returns EFAULT. */
     report("perf_event_open", syscall(NR_PERF_EVENT_OPEN, NULL, 0, -1, -1, 0UL));
     return 0;
 }
@@ -476,7 +476,7 @@ static int case_mount(int argc, char **argv) {
     (void)argc;
     (void)argv;
     /* A missing mount point: the kernel looks the path up before it checks
-     * privileges, and answers ENOENT. */
+     * privileges, and returns ENOENT. */
     report("mount", syscall(SYS_mount, "none", "/nonexistent-vwmp-escape", "tmpfs", 0UL, NULL));
     return 0;
 }
@@ -518,7 +518,7 @@ static int case_clone3(int argc, char **argv) {
     return 0;
 }
 
-/* Descriptor 0 is a pipe, so an unfiltered terminal ioctl answers ENOTTY. */
+/* Descriptor 0 is a pipe, so an unfiltered terminal ioctl returns ENOTTY. */
 static int case_tiocsti(int argc, char **argv) {
     (void)argc;
     (void)argv;

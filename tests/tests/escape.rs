@@ -36,12 +36,12 @@ const EXIT_SIGXFSZ: i32 = 128 + libc::SIGXFSZ;
 /// Exit code of `vwmp profile run` on timeout.
 const EXIT_TIMEOUT: i32 = 124;
 
-/// Longest a step with `--timeout 1` may take from the test's view, in
+/// Maximum time a step with `--timeout 1` may take from the test's view, in
 /// seconds: the timeout, the kill and the reaping, with room for a loaded
 /// machine.
 const SPIN_BOUND: Duration = Duration::from_secs(5);
 
-/// Largest peak RSS of vwmp relaying a flood of output, in KiB: the relay
+/// Maximum peak RSS of vwmp relaying a flood of output, in KiB: the relay
 /// must stream, not buffer.
 const FLOOD_RSS_BOUND_KIB: i64 = 64 * 1024;
 
@@ -160,8 +160,8 @@ fn hardlink_out(launch: Launch) {
         "hardlink",
         &[secret.as_os_str(), OsStr::new("linked")],
     );
-    // The outside directory lacks REFER (and ABI 1 knows no REFER at all),
-    // so Landlock answers EXDEV.
+    // The outside directory lacks REFER (and ABI 1 lacks REFER altogether),
+    // so Landlock returns EXDEV.
     assert_result(launch, &output, "hardlink errno EXDEV");
     assert!(
         !sandbox.workspace().join("linked").exists(),
@@ -173,7 +173,7 @@ fn hardlink_out(launch: Launch) {
 
 fn rename_out(launch: Launch) {
     // From ABI 2 Landlock reports a missing MAKE_REG as EACCES; ABI 1
-    // answers EXDEV to every rename across directories.
+    // returns EXDEV for every rename across directories.
     if !require_landlock(2, "renaming out of the workspace") {
         return;
     }
@@ -357,7 +357,7 @@ fn kill_outside_denied(launch: Launch) {
     let mut sleeper = Command::new("sleep");
     sleeper.arg("30").stdin(Stdio::null()).stdout(Stdio::null());
     if is_root() {
-        // The plugin's own uid, so only the sandbox stands in the way.
+        // The plugin's own uid, so only the sandbox can block the signal.
         sleeper.uid(NOBODY).gid(NOBODY);
     }
     let mut sleeper = sleeper.spawn().expect("start sleep 30");
@@ -376,8 +376,8 @@ fn kill_outside_denied(launch: Launch) {
     );
 }
 
-/// The plugin signals its own process group. The worker sits outside the
-/// step's pid namespace, and only the plugin's own processes may receive it.
+/// Checks that a signal to the plugin's process group reaches only the
+/// plugin's own processes, not the worker outside the step's pid namespace.
 fn signal_process_group(launch: Launch) {
     let output = strict(launch, &Sandbox::new(), "kill_group", &[]);
     assert_result(launch, &output, "kill_group ok");
@@ -466,7 +466,7 @@ fn personality_query_allowed(launch: Launch) {
     assert_result(launch, &output, "personality_query ok");
 }
 
-/// Asserts that the probe was killed by SIGSYS and that vwmp said seccomp.
+/// Asserts that the probe was killed by SIGSYS and that vwmp's summary names seccomp.
 fn assert_seccomp_kill(launch: Launch, output: &Output) {
     assert_eq!(
         output.code,
@@ -603,7 +603,7 @@ fn no_leaked_fds(launch: Launch) {
     );
 }
 
-/// The resolved profile `profile`, as `vwmp profile show` prints it.
+/// Reads the resolved profile `profile` from `vwmp profile show`.
 fn profile_table(profile: &str) -> toml::Table {
     let shown = Command::new(common::vwmp_binary())
         .args(["profile", "show", profile, "--profiles-dir"])
@@ -630,7 +630,8 @@ fn profile_variables(profile: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A size limit of the profile in bytes, from text such as "1MiB".
+/// Reads the size limit `limits.<field>` of `profile` in bytes, from text
+/// such as "1MiB".
 fn profile_size_limit(profile: &str, field: &str) -> u64 {
     let table = profile_table(profile);
     let value = table
@@ -722,7 +723,8 @@ fn fork_bomb_contained(launch: Launch) {
     .spawn();
     let line = bomb.wait_for_line("RESULT ");
 
-    // While the bomb holds its processes: another step and the test itself.
+    // While the bomb keeps its processes, start another step and fork the
+    // test process itself.
     let other = Sandbox::new();
     let second = Run::command(
         launch,

@@ -224,7 +224,7 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The shipped profiles directory.
+/// Returns the shipped profiles directory.
 pub fn profiles_dir() -> PathBuf {
     repo_root().join("sandbox-profiles")
 }
@@ -276,12 +276,12 @@ fn built_binary(name: &str) -> PathBuf {
     );
 }
 
-/// The `vwmp` binary of this build.
+/// Returns the `vwmp` binary of this build.
 pub fn vwmp_binary() -> PathBuf {
     built_binary("vwmp")
 }
 
-/// The `vwmp-worker` binary of this build.
+/// Returns the `vwmp-worker` binary of this build.
 pub fn worker_binary() -> PathBuf {
     built_binary("vwmp-worker")
 }
@@ -321,7 +321,7 @@ pub fn probe() -> &'static Path {
 
 /// A temporary tree with a workspace and a directory outside it:
 /// `base/workspace` (owned by uid 65534 when root) and `base/outside`
-/// (0777, so only the sandbox, not file permissions, stands in the way).
+/// (0777, so only the sandbox, not file permissions, can deny access).
 pub struct Sandbox {
     base: tempfile::TempDir,
 }
@@ -343,17 +343,17 @@ impl Sandbox {
         sandbox
     }
 
-    /// The base directory, parent of the workspace.
+    /// Returns the base directory, parent of the workspace.
     pub fn base(&self) -> &Path {
         self.base.path()
     }
 
-    /// The workspace.
+    /// Returns the workspace.
     pub fn workspace(&self) -> PathBuf {
         self.base.path().join("workspace")
     }
 
-    /// The directory outside the workspace.
+    /// Returns the directory outside the workspace.
     pub fn outside(&self) -> PathBuf {
         self.base.path().join("outside")
     }
@@ -409,14 +409,14 @@ pub struct Output {
 }
 
 impl Output {
-    /// The probe's `RESULT` line without the prefix, e.g. `read errno EACCES`.
+    /// Returns the probe's `RESULT` line without the prefix, e.g. `read errno EACCES`.
     pub fn result(&self) -> Option<&str> {
         self.stdout
             .lines()
             .find_map(|line| line.strip_prefix("RESULT "))
     }
 
-    /// The value of the probe's `VALUE <name> <value>` line.
+    /// Returns the value of the probe's `VALUE <name> <value>` line.
     pub fn value(&self, name: &str) -> Option<&str> {
         let prefix = format!("VALUE {name} ");
         self.stdout.lines().find_map(|line| {
@@ -425,7 +425,7 @@ impl Output {
         })
     }
 
-    /// Every value of the probe's `VALUE <name> ...` lines.
+    /// Returns every value of the probe's `VALUE <name> ...` lines.
     pub fn values(&self, name: &str) -> Vec<&str> {
         let prefix = format!("VALUE {name} ");
         self.stdout
@@ -434,12 +434,12 @@ impl Output {
             .collect()
     }
 
-    /// vwmp's last stderr line: the confinement summary.
+    /// Returns vwmp's last stderr line, the confinement summary.
     pub fn summary(&self) -> &str {
         self.stderr.lines().last().unwrap_or("")
     }
 
-    /// Everything worth showing when an assertion fails.
+    /// Formats everything worth showing when an assertion fails.
     pub fn context(&self) -> String {
         format!(
             "vwmp exit code {:?} (signal {:?}) after {:?}\n--- stdout ({} bytes) ---\n{}\n\
@@ -583,6 +583,7 @@ impl<'a> Run<'a> {
         } else {
             Command::new(&vwmp)
         };
+
         command
             .arg("profile")
             .arg("run")
@@ -606,6 +607,7 @@ impl<'a> Run<'a> {
             // Its own process group, so a kill on timeout takes setpriv
             // and vwmp together.
             .process_group(0);
+
         let started = Instant::now();
         // Reaped by `Running::finish` with wait4, which also returns the
         // peak RSS that `Child::wait` does not.
@@ -613,6 +615,7 @@ impl<'a> Run<'a> {
         let mut child = command
             .spawn()
             .unwrap_or_else(|err| panic!("failed to start {}: {err}", vwmp.display()));
+
         let stdout = Arc::new(Mutex::new(Capture::default()));
         let stderr = Arc::new(Mutex::new(Capture::default()));
         let readers = vec![
@@ -627,6 +630,7 @@ impl<'a> Run<'a> {
         ];
         Running {
             pid: child.id() as libc::pid_t,
+            reaped: false,
             started,
             limit: self.limit,
             stdout,
@@ -644,6 +648,9 @@ impl<'a> Run<'a> {
 /// A vwmp process started by [`Run::spawn`].
 pub struct Running {
     pid: libc::pid_t,
+    /// Whether `finish` reaped vwmp; a `Running` dropped before that (a
+    /// failed assertion) kills it.
+    reaped: bool,
     started: Instant,
     limit: Duration,
     stdout: Arc<Mutex<Capture>>,
@@ -652,7 +659,7 @@ pub struct Running {
 }
 
 impl Running {
-    /// Current stdout.
+    /// Returns the stdout captured so far.
     pub fn stdout_now(&self) -> String {
         self.stdout
             .lock()
@@ -678,7 +685,7 @@ impl Running {
 
     /// Waits for vwmp to end (killing it at the hard limit) and collects
     /// its output and resource usage.
-    pub fn finish(self) -> Output {
+    pub fn finish(mut self) -> Output {
         let mut status = 0;
         // SAFETY: an all-zero rusage is a valid value of the plain C struct.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -704,7 +711,9 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+        self.reaped = true;
         let elapsed = self.started.elapsed();
+
         // The readers end at EOF; a descendant that escaped with a copy of
         // the pipes would keep them open, so wait only a little.
         let readers_deadline = Instant::now() + READER_GRACE;
@@ -712,6 +721,7 @@ impl Running {
         {
             std::thread::sleep(Duration::from_millis(5));
         }
+
         let stdout = self.stdout.lock().unwrap_or_else(|p| p.into_inner());
         let stderr = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
         let output = Output {
@@ -730,5 +740,19 @@ impl Running {
             output.context()
         );
         output
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.reaped {
+            return;
+        }
+        // SAFETY: killpg and waitpid take integers and a null status
+        // pointer, which waitpid accepts; the pid is our unreaped child.
+        unsafe {
+            libc::killpg(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
     }
 }
