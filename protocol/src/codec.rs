@@ -204,7 +204,10 @@ mod tests {
         let mut body = encode(&sample()).unwrap();
         body.push(0);
         let result: Result<WorkerMessage, _> = decode(&body);
-        assert!(matches!(result, Err(CodecError::TrailingBytes { extra: 1 })));
+        assert!(matches!(
+            result,
+            Err(CodecError::TrailingBytes { extra: 1 })
+        ));
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub enum WorkerMessage {
     Log(LogFrame),
     Outcome(StepOutcome),
     /// A failure after confinement that prevented the plugin from running.
-    StepError { message: String },
+    StepError {
+        message: String,
+    },
 }
 
 /// Messages the supervisor sends to a worker.
@@ -31,7 +33,9 @@ pub enum WorkerMessage {
 pub enum SupervisorMessage {
     StepRequest(Box<StepRequest>),
     /// Version mismatch or other handshake rejection; the worker exits.
-    Reject { reason: String },
+    Reject {
+        reason: String,
+    },
 }
 
 /// First frame of every conversation, sent by the worker.

@@ -72,7 +72,14 @@ fn bench_launch(c: &mut Criterion) {
         group.bench_function("bwrap --unshare-all", |b| {
             b.iter(|| {
                 let status = Command::new("/usr/bin/bwrap")
-                    .args(["--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", PROGRAM])
+                    .args([
+                        "--unshare-all",
+                        "--die-with-parent",
+                        "--ro-bind",
+                        "/",
+                        "/",
+                        PROGRAM,
+                    ])
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .status()
@@ -91,12 +98,17 @@ fn bench_launch(c: &mut Criterion) {
                 let (events, mut receiver) = mpsc::channel(16);
                 let (_cancel_tx, cancel) = watch::channel(false);
                 let result = runtime.block_on(async {
-                    let drain = tokio::spawn(async move { while receiver.recv().await.is_some() {} });
+                    let drain =
+                        tokio::spawn(async move { while receiver.recv().await.is_some() {} });
                     let result = launcher::launch(&config, template.clone(), events, cancel).await;
                     let _ = drain.await;
                     result
                 });
-                assert!(matches!(result.end, StepEnd::Finished(_)), "{:?}", result.end);
+                assert!(
+                    matches!(result.end, StepEnd::Finished(_)),
+                    "{:?}",
+                    result.end
+                );
             })
         });
     }

@@ -119,8 +119,12 @@ fn serve(socket: &UnixStream) -> Result<i32, vwmp_protocol::CodecError> {
 }
 
 fn check_digest(program: &std::path::Path, expected: &str) -> Result<(), String> {
-    let data = std::fs::read(program)
-        .map_err(|err| format!("failed to read {} to check its digest: {err}", program.display()))?;
+    let data = std::fs::read(program).map_err(|err| {
+        format!(
+            "failed to read {} to check its digest: {err}",
+            program.display()
+        )
+    })?;
     let actual = format!("sha256:{}", hex::encode(Sha256::digest(&data)));
     if actual != expected {
         return Err(format!(

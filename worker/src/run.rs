@@ -130,7 +130,10 @@ pub fn run_plugin<S: FrameSink>(
     }
     let mut env = Vec::new();
     for (name, value) in &request.policy.environment {
-        env.push(cstring(format!("{name}={value}").as_bytes(), "an environment variable")?);
+        env.push(cstring(
+            format!("{name}={value}").as_bytes(),
+            "an environment variable",
+        )?);
     }
     let workspace = cstring(request.workspace.as_os_str().as_bytes(), "workspace path")?;
 
@@ -211,7 +214,11 @@ pub fn run_plugin<S: FrameSink>(
             (3, status_fd.as_ref()),
         ] {
             if let Some(fd) = fd {
-                let events = if role == 0 { libc::POLLOUT } else { libc::POLLIN };
+                let events = if role == 0 {
+                    libc::POLLOUT
+                } else {
+                    libc::POLLIN
+                };
                 fds.push(libc::pollfd {
                     fd: fd.as_raw_fd(),
                     events,

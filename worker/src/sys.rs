@@ -35,7 +35,14 @@ pub fn parent_pid() -> libc::pid_t {
 pub fn close_from(first: RawFd) -> io::Result<()> {
     // SAFETY: close_range only closes descriptors; the caller owns every
     // descriptor at or above `first` and holds no Rust handle to them.
-    check(unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0) })?;
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        )
+    })?;
     Ok(())
 }
 
@@ -63,8 +70,9 @@ pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
 pub fn set_blocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: F_GETFL and F_SETFL only read and change file status flags.
     let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) } as _)?;
+    let flags = (flags as libc::c_int) & !libc::O_NONBLOCK;
     // SAFETY: as above.
-    check(unsafe { libc::fcntl(fd, libc::F_SETFL, (flags as libc::c_int) & !libc::O_NONBLOCK) } as _)?;
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } as _)?;
     Ok(())
 }
 
@@ -72,8 +80,9 @@ pub fn set_blocking(fd: RawFd) -> io::Result<()> {
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: F_GETFL and F_SETFL only read and change file status flags.
     let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) } as _)?;
+    let flags = (flags as libc::c_int) | libc::O_NONBLOCK;
     // SAFETY: as above.
-    check(unsafe { libc::fcntl(fd, libc::F_SETFL, (flags as libc::c_int) | libc::O_NONBLOCK) } as _)?;
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } as _)?;
     Ok(())
 }
 

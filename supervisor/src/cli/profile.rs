@@ -120,29 +120,47 @@ async fn run_command(args: ProfileRunArgs) -> i32 {
             args.command[0]
         ));
     };
-    let plugin_dir = program.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+    let plugin_dir = program
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
 
     // The workspace: the given directory (created if missing) or a fresh one.
     let (workspace, _temporary) = match &args.workspace {
         Some(path) => {
             if let Err(err) = std::fs::create_dir_all(path) {
-                return fail(format!("failed to create the workspace {}: {err}", path.display()));
+                return fail(format!(
+                    "failed to create the workspace {}: {err}",
+                    path.display()
+                ));
             }
             (path.clone(), None)
         }
-        None => match tempfile::Builder::new().prefix("vwmp-profile-run-").tempdir() {
+        None => match tempfile::Builder::new()
+            .prefix("vwmp-profile-run-")
+            .tempdir()
+        {
             Ok(dir) => (dir.path().to_path_buf(), Some(dir)),
             Err(err) => return fail(format!("failed to create a temporary workspace: {err}")),
         },
     };
     let workspace = match std::fs::canonicalize(&workspace) {
         Ok(path) => path,
-        Err(err) => return fail(format!("failed to resolve the workspace {}: {err}", workspace.display())),
+        Err(err) => {
+            return fail(format!(
+                "failed to resolve the workspace {}: {err}",
+                workspace.display()
+            ))
+        }
     };
     let run_as = vwmp_protocol::RunAs::default();
     if crate::engine::running_as_root() {
         if let Err(err) = std::os::unix::fs::chown(&workspace, Some(run_as.uid), Some(run_as.gid)) {
-            return fail(format!("failed to give the workspace {} to uid {}: {err}", workspace.display(), run_as.uid));
+            return fail(format!(
+                "failed to give the workspace {} to uid {}: {err}",
+                workspace.display(),
+                run_as.uid
+            ));
         }
     }
 
@@ -223,11 +241,17 @@ async fn run_command(args: ProfileRunArgs) -> i32 {
                 (128 + signal, text)
             }
         },
-        StepEnd::TimedOut => (EXIT_TIMEOUT, format!("timed out after {timeout} s and was killed")),
+        StepEnd::TimedOut => (
+            EXIT_TIMEOUT,
+            format!("timed out after {timeout} s and was killed"),
+        ),
         StepEnd::Cancelled => (130, "cancelled".to_string()),
         StepEnd::SandboxFailed(failure) => (
             EXIT_SANDBOX_FAILED,
-            format!("sandbox refused ({}): {}; the command did not run", failure.layer, failure.reason),
+            format!(
+                "sandbox refused ({}): {}; the command did not run",
+                failure.layer, failure.reason
+            ),
         ),
         StepEnd::Failed(reason) => (EXIT_SANDBOX_FAILED, format!("worker failed: {reason}")),
     };

@@ -74,13 +74,28 @@ impl EventSink for PrintSink {
                 Event::ExecutionStarted { execution_id } => {
                     self.line(&format!("execution {execution_id} started"));
                 }
-                Event::StepStarted { step_id, profile, .. } => {
-                    self.line(&format!("{step_id:>width$} | started under profile {profile}"));
+                Event::StepStarted {
+                    step_id, profile, ..
+                } => {
+                    self.line(&format!(
+                        "{step_id:>width$} | started under profile {profile}"
+                    ));
                 }
-                Event::StepConfined { step_id, confinement } => {
-                    self.line(&format!("{step_id:>width$} | confined: {}", confinement.summary()));
+                Event::StepConfined {
+                    step_id,
+                    confinement,
+                } => {
+                    self.line(&format!(
+                        "{step_id:>width$} | confined: {}",
+                        confinement.summary()
+                    ));
                 }
-                Event::StepLog { step_id, line, truncated, .. } => {
+                Event::StepLog {
+                    step_id,
+                    line,
+                    truncated,
+                    ..
+                } => {
                     let mark = if *truncated { " [line split]" } else { "" };
                     self.line(&format!("{step_id:>width$} | {line}{mark}"));
                 }
@@ -101,7 +116,10 @@ impl EventSink for PrintSink {
                     }
                     self.line(&text);
                 }
-                Event::ExecutionFinished { execution_id, status } => {
+                Event::ExecutionFinished {
+                    execution_id,
+                    status,
+                } => {
                     self.line(&format!("execution {execution_id} {}", status.as_str()));
                 }
             }
@@ -117,7 +135,9 @@ fn parse_params(raw: &[String]) -> Result<BTreeMap<String, String>, String> {
             return Err(format!("invalid --param `{item}`: expected NAME=VALUE"));
         };
         if params.insert(name.to_string(), value.to_string()).is_some() {
-            return Err(format!("--param {name} is given twice; give each parameter once"));
+            return Err(format!(
+                "--param {name} is given twice; give each parameter once"
+            ));
         }
     }
     Ok(params)
@@ -133,7 +153,8 @@ fn load_workflow(path: &PathBuf) -> Result<Workflow, String> {
             meta.len()
         ));
     }
-    let bytes = std::fs::read(path).map_err(|err| format!("failed to read {}: {err}", path.display()))?;
+    let bytes =
+        std::fs::read(path).map_err(|err| format!("failed to read {}: {err}", path.display()))?;
     Workflow::from_json(&bytes).map_err(|err| format!("{}: {err}", path.display()))
 }
 
@@ -155,7 +176,13 @@ pub async fn run(args: RunArgs) -> i32 {
         }
     };
 
-    let width = plan.workflow.steps.iter().map(|s| s.id.len()).max().unwrap_or(4);
+    let width = plan
+        .workflow
+        .steps
+        .iter()
+        .map(|s| s.id.len())
+        .max()
+        .unwrap_or(4);
     let sink = Arc::new(PrintSink {
         to_stderr: args.json,
         width,

@@ -90,7 +90,10 @@ pub struct StepReport {
     pub log_truncated: bool,
 }
 
-fn serialize_millis<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_millis<S: serde::Serializer>(
+    value: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_u64(value.as_millis() as u64)
 }
 
@@ -118,12 +121,31 @@ impl StepReport {
 /// A change of state, reported in order through an [`EventSink`].
 #[derive(Debug, Clone)]
 pub enum Event {
-    ExecutionStarted { execution_id: String },
-    StepStarted { step_id: String, profile: String, profile_hash: String },
-    StepConfined { step_id: String, confinement: Confinement },
-    StepLog { step_id: String, stream: LogStream, line: String, truncated: bool },
-    StepFinished { report: StepReport },
-    ExecutionFinished { execution_id: String, status: ExecutionStatus },
+    ExecutionStarted {
+        execution_id: String,
+    },
+    StepStarted {
+        step_id: String,
+        profile: String,
+        profile_hash: String,
+    },
+    StepConfined {
+        step_id: String,
+        confinement: Confinement,
+    },
+    StepLog {
+        step_id: String,
+        stream: LogStream,
+        line: String,
+        truncated: bool,
+    },
+    StepFinished {
+        report: StepReport,
+    },
+    ExecutionFinished {
+        execution_id: String,
+        status: ExecutionStatus,
+    },
 }
 
 /// Errors a sink returns; the engine stops the execution on one, because a

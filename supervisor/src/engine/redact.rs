@@ -13,7 +13,11 @@ pub const MIN_SECRET_LENGTH: usize = 3;
 /// Masks a fixed set of secret values.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
+    /// Base64 forms, matched exactly.
     needles: Vec<String>,
+    /// Secrets themselves, lowercased and matched without regard to ASCII
+    /// case, so a plugin that upper-cases a secret does not reveal it.
+    plain: Vec<String>,
 }
 
 impl Redactor {
@@ -21,11 +25,12 @@ impl Redactor {
     /// base64 encodings, with and without padding.
     pub fn new(secrets: &[String]) -> Self {
         let mut needles = Vec::new();
+        let mut plain = Vec::new();
         for secret in secrets {
             if secret.len() < MIN_SECRET_LENGTH {
                 continue;
             }
-            needles.push(secret.clone());
+            plain.push(secret.to_ascii_lowercase());
             for engine in [
                 &base64::engine::general_purpose::STANDARD,
                 &base64::engine::general_purpose::STANDARD_NO_PAD,
@@ -39,17 +44,22 @@ impl Redactor {
         // piecewise.
         needles.sort_by_key(|needle| std::cmp::Reverse(needle.len()));
         needles.dedup();
-        Self { needles }
+        plain.sort_by_key(|needle| std::cmp::Reverse(needle.len()));
+        plain.dedup();
+        Self { needles, plain }
     }
 
     /// Returns true when there is nothing to mask.
     pub fn is_empty(&self) -> bool {
-        self.needles.is_empty()
+        self.needles.is_empty() && self.plain.is_empty()
     }
 
     /// Masks every secret in `text`.
     pub fn text(&self, text: &str) -> String {
         let mut out = text.to_string();
+        for needle in &self.plain {
+            out = replace_ignoring_ascii_case(&out, needle);
+        }
         for needle in &self.needles {
             if out.contains(needle.as_str()) {
                 out = out.replace(needle.as_str(), MASK);
@@ -84,6 +94,28 @@ impl Redactor {
     }
 }
 
+/// Replaces every match of `needle` (lowercase) in `text`, comparing ASCII
+/// letters without case. ASCII lowercasing keeps byte offsets, so the offsets
+/// found in the lowered copy are valid in `text`.
+fn replace_ignoring_ascii_case(text: &str, needle: &str) -> String {
+    let lowered = text.to_ascii_lowercase();
+    if !lowered.contains(needle) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (start, _) in lowered.match_indices(needle) {
+        if start < last {
+            continue;
+        }
+        out.push_str(&text[last..start]);
+        out.push_str(MASK);
+        last = start + needle.len();
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +137,13 @@ mod tests {
         let value = serde_json::json!({"a": "x12345y", "b": 12345, "c": [1, "12345"]});
         let masked = redactor.json(&value);
         assert!(!masked.to_string().contains("12345"));
+    }
+
+    #[test]
+    fn masks_changed_case() {
+        let redactor = Redactor::new(&["Secret-Value".to_string()]);
+        let masked = redactor.text("SECRET-VALUE and secret-value");
+        assert_eq!(masked, format!("{MASK} and {MASK}"));
     }
 
     #[test]

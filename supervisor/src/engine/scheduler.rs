@@ -116,9 +116,15 @@ impl Engine {
                     })
                 };
                 if let Some(reason) = skip_reason {
-                    let report = StepReport::not_run(&steps[index].id, StepStatus::Skipped, Some(reason));
+                    let report =
+                        StepReport::not_run(&steps[index].id, StepStatus::Skipped, Some(reason));
                     status[index] = StepStatus::Skipped;
-                    if let Err(err) = sink.record(&Event::StepFinished { report: report.clone() }).await {
+                    if let Err(err) = sink
+                        .record(&Event::StepFinished {
+                            report: report.clone(),
+                        })
+                        .await
+                    {
                         sink_error.get_or_insert(err.to_string());
                     }
                     reports[index] = Some(report);

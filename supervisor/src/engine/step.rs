@@ -83,7 +83,9 @@ pub fn running_as_root() -> bool {
 pub async fn run(context: StepContext) -> StepReport {
     let step = &context.plan.workflow.steps[context.index];
     let redactor = Redactor::new(&context.plan.secrets);
-    let fail = |error: String| StepReport::not_run(&step.id, StepStatus::Failed, Some(redactor.text(&error)));
+    let fail = |error: String| {
+        StepReport::not_run(&step.id, StepStatus::Failed, Some(redactor.text(&error)))
+    };
 
     // Resolve the handler and re-check the plugin's digests.
     let engine = &context.engine;

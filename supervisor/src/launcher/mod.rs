@@ -182,7 +182,6 @@ async fn converse(
     events: &mpsc::Sender<LaunchEvent>,
     confinement: &mut Option<Confinement>,
 ) -> StepEnd {
-
     // Handshake: Hello, then the request, then the sandbox report.
     let hello = match tokio::time::timeout(config.handshake_timeout, wire::read(socket)).await {
         Err(_) => {
@@ -206,10 +205,17 @@ async fn converse(
              install matching vwmp and vwmp-worker binaries",
             hello.protocol_version
         );
-        let _ = wire::write(socket, &SupervisorMessage::Reject { reason: reason.clone() }).await;
+        let _ = wire::write(
+            socket,
+            &SupervisorMessage::Reject {
+                reason: reason.clone(),
+            },
+        )
+        .await;
         return StepEnd::Failed(reason);
     }
-    if let Err(err) = wire::write(socket, &SupervisorMessage::StepRequest(Box::new(request))).await {
+    if let Err(err) = wire::write(socket, &SupervisorMessage::StepRequest(Box::new(request))).await
+    {
         return StepEnd::Failed(format!("failed to send the step request: {err}"));
     }
     match tokio::time::timeout(config.handshake_timeout, wire::read(socket)).await {

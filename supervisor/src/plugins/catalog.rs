@@ -10,7 +10,10 @@ use crate::workflow::HandlerCatalog;
 pub struct RegistryCatalog<'a>(pub &'a Registry);
 
 impl HandlerCatalog for RegistryCatalog<'_> {
-    fn handler_parameters(&self, handler: &str) -> Result<BTreeMap<String, ParameterSchema>, String> {
+    fn handler_parameters(
+        &self,
+        handler: &str,
+    ) -> Result<BTreeMap<String, ParameterSchema>, String> {
         self.0
             .resolve_handler(handler)
             .map(|(_, handler)| handler.parameters.clone())

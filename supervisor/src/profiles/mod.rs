@@ -138,10 +138,22 @@ impl ProfileSet {
 
 /// Validates profile files one by one for `vwmp profile check`. A file's
 /// `extends` and the syscall groups are read from the file's own directory.
+/// A file named `syscall-groups.toml` is validated as a groups file.
 pub fn check_files(paths: &[PathBuf]) -> Vec<(PathBuf, Result<(), ProfileError>)> {
     paths
         .iter()
-        .map(|path| (path.clone(), check_file(path).map(|_| ())))
+        .map(|path| {
+            let is_groups_file = path
+                .file_name()
+                .is_some_and(|name| name == GROUPS_FILE_NAME);
+            let result = if is_groups_file {
+                file::read_capped(path)
+                    .and_then(|text| SyscallGroups::parse(path, &text).map(|_| ()))
+            } else {
+                check_file(path).map(|_| ())
+            };
+            (path.clone(), result)
+        })
         .collect()
 }
 

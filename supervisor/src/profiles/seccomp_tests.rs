@@ -631,6 +631,17 @@ try:\n    socket.socket(socket.AF_INET)\nexcept PermissionError:\n    print('den
     assert_succeeds(&output, "denied\n");
 }
 
+#[test]
+fn confined_network_stream_only() {
+    let profiles = shipped();
+    let program = profiles.get("network").unwrap().seccomp().unwrap();
+    let script = "import socket\n\
+socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()\n\
+try:\n    socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nexcept PermissionError:\n    print('denied')";
+    let output = run_confined(program, &[PYTHON, "-c", script]);
+    assert_succeeds(&output, "denied\n");
+}
+
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn confined_x32_call_killed() {

@@ -431,6 +431,23 @@ fn check_files_per_file() {
 }
 
 #[test]
+fn check_files_groups_file() {
+    let dir = profiles_dir(&[]);
+    let groups = dir.path().join(GROUPS_FILE_NAME);
+    std::fs::write(
+        &groups,
+        "[io]\ndescription = \"io\"\nsyscalls = [\"raed\"]\n",
+    )
+    .unwrap();
+    let results = check_files(&[groups]);
+    let error = results[0].1.as_ref().unwrap_err().to_string();
+    assert!(
+        error.contains("io.syscalls: unknown syscall \"raed\""),
+        "{error}"
+    );
+}
+
+#[test]
 fn check_files_reports_parent_errors() {
     let dir = profiles_dir(&[
         ("base.toml", "[limits]\ntimeout = \"forever\"\n"),
@@ -443,7 +460,7 @@ fn check_files_reports_parent_errors() {
 
 #[test]
 fn check_files_shipped() {
-    let paths: Vec<PathBuf> = ["default", "strict", "network", "trusted"]
+    let paths: Vec<PathBuf> = ["default", "strict", "network", "trusted", "syscall-groups"]
         .iter()
         .map(|name| shipped_dir().join(format!("{name}.toml")))
         .collect();

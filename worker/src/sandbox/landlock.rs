@@ -107,7 +107,9 @@ pub fn apply(
     if !scopes.is_empty() {
         ruleset = ruleset.scope(scopes).map_err(|e| fail("set scopes", &e))?;
     }
-    let mut created = ruleset.create().map_err(|e| fail("create the ruleset", &e))?;
+    let mut created = ruleset
+        .create()
+        .map_err(|e| fail("create the ruleset", &e))?;
 
     let groups = [
         (&policy.read_only, read_files),

@@ -48,7 +48,10 @@ impl SetupError {
 }
 
 /// Applies steps 3 to 8 of the module documentation to the calling process.
-pub fn confine(policy: &SandboxPolicy, features: &KernelFeatures) -> Result<Confinement, SetupError> {
+pub fn confine(
+    policy: &SandboxPolicy,
+    features: &KernelFeatures,
+) -> Result<Confinement, SetupError> {
     let as_root = features.running_as_root;
 
     // Namespaces come first because creating them needs the privileges that
@@ -70,7 +73,11 @@ pub fn confine(policy: &SandboxPolicy, features: &KernelFeatures) -> Result<Conf
         .map_err(|err| SetupError::new("no_new_privs", format!("PR_SET_DUMPABLE failed: {err}")))?;
 
     let enforced = match &policy.landlock {
-        Some(rules) => Some(landlock::apply(rules, &policy.network, features.landlock_abi)?),
+        Some(rules) => Some(landlock::apply(
+            rules,
+            &policy.network,
+            features.landlock_abi,
+        )?),
         None => None,
     };
 

@@ -34,7 +34,10 @@ pub fn drop_privileges(run_as: RunAs, as_root: bool) -> Result<Dropped, SetupErr
             // EINVAL means the kernel does not know this capability.
             if let Err(err) = sys::drop_bounding_capability(cap) {
                 if err.raw_os_error() != Some(libc::EINVAL) {
-                    return Err(fail(&format!("drop capability {cap} from the bounding set"), err));
+                    return Err(fail(
+                        &format!("drop capability {cap} from the bounding set"),
+                        err,
+                    ));
                 }
             }
         }
@@ -50,13 +53,26 @@ pub fn drop_privileges(run_as: RunAs, as_root: bool) -> Result<Dropped, SetupErr
     // Verify instead of trusting the calls above.
     let (real, effective, saved) = sys::uids();
     let (greal, geffective, gsaved) = sys::gids();
-    if as_root && (real == 0 || effective == 0 || saved == 0 || greal == 0 || geffective == 0 || gsaved == 0) {
-        return Err(SetupError::new("privileges", "still root after the switch; refusing to run the step"));
+    if as_root
+        && (real == 0
+            || effective == 0
+            || saved == 0
+            || greal == 0
+            || geffective == 0
+            || gsaved == 0)
+    {
+        return Err(SetupError::new(
+            "privileges",
+            "still root after the switch; refusing to run the step",
+        ));
     }
     match sys::capabilities_are_empty() {
         Ok(true) => {}
         Ok(false) => {
-            return Err(SetupError::new("privileges", "capability sets are not empty after the drop"))
+            return Err(SetupError::new(
+                "privileges",
+                "capability sets are not empty after the drop",
+            ))
         }
         Err(err) => return Err(fail("read capability sets", err)),
     }

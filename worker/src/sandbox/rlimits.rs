@@ -11,10 +11,26 @@ pub fn apply(limits: &Limits) -> Result<(), SetupError> {
     let table: [(&str, libc::__rlimit_resource_t, Option<u64>); 6] = [
         ("core", libc::RLIMIT_CORE, Some(0)),
         ("memory (RLIMIT_AS)", libc::RLIMIT_AS, limits.memory_bytes),
-        ("cpu_time (RLIMIT_CPU)", libc::RLIMIT_CPU, limits.cpu_time_secs),
-        ("max_file_size (RLIMIT_FSIZE)", libc::RLIMIT_FSIZE, limits.max_file_size),
-        ("max_open_files (RLIMIT_NOFILE)", libc::RLIMIT_NOFILE, limits.max_open_files),
-        ("max_processes (RLIMIT_NPROC)", libc::RLIMIT_NPROC, limits.max_processes),
+        (
+            "cpu_time (RLIMIT_CPU)",
+            libc::RLIMIT_CPU,
+            limits.cpu_time_secs,
+        ),
+        (
+            "max_file_size (RLIMIT_FSIZE)",
+            libc::RLIMIT_FSIZE,
+            limits.max_file_size,
+        ),
+        (
+            "max_open_files (RLIMIT_NOFILE)",
+            libc::RLIMIT_NOFILE,
+            limits.max_open_files,
+        ),
+        (
+            "max_processes (RLIMIT_NPROC)",
+            libc::RLIMIT_NPROC,
+            limits.max_processes,
+        ),
     ];
     for (name, resource, value) in table {
         if let Some(value) = value {
