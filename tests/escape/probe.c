@@ -343,6 +343,30 @@ static int case_abstract_connect(int argc, char **argv) {
     return 0;
 }
 
+static int case_unix_connect(int argc, char **argv) {
+    need_args(argc, 3, "unix_connect PATH");
+    int fd = open_socket("unix_connect", AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    struct sockaddr_un address;
+    memset(&address, 0, sizeof address);
+    address.sun_family = AF_UNIX;
+    if (strlen(argv[2]) >= sizeof address.sun_path) {
+        fprintf(stderr, "probe: socket path too long\n");
+        return 2;
+    }
+    strcpy(address.sun_path, argv[2]);
+    if (connect(fd, (struct sockaddr *)&address, sizeof address) < 0) {
+        int saved = errno;
+        value("failed_at", "connect");
+        report_errno("unix_connect", saved);
+        return 0;
+    }
+    report_ok("unix_connect");
+    return 0;
+}
+
 static int case_raw_socket(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -988,6 +1012,7 @@ static const struct {
     {"tcp_bind", case_tcp_bind},
     {"udp_send", case_udp_send},
     {"abstract_connect", case_abstract_connect},
+    {"unix_connect", case_unix_connect},
     {"raw_socket", case_raw_socket},
     {"netlink_socket", case_netlink_socket},
     {"ptrace_parent", case_ptrace_parent},

@@ -18,7 +18,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -321,6 +321,62 @@ fn abstract_unix_denied(launch: Launch) {
     assert!(
         matches!(listener.accept(), Err(ref err) if err.kind() == ErrorKind::WouldBlock),
         "{}: a connection reached the abstract socket\n{}",
+        launch.label(),
+        output.context()
+    );
+}
+
+/// Binds a Unix socket that everyone may connect to in the outside
+/// directory, like a system bus or a container daemon's socket on a host.
+fn host_unix_socket(sandbox: &Sandbox) -> (UnixListener, PathBuf) {
+    let path = sandbox.outside().join("host.sock");
+    let listener = UnixListener::bind(&path).expect("bind a Unix socket outside the workspace");
+    listener
+        .set_nonblocking(true)
+        .expect("make the listener non-blocking");
+    set_mode(&path, 0o777);
+    (listener, path)
+}
+
+fn unix_path_socket_strict(launch: Launch) {
+    let sandbox = Sandbox::new();
+    let (listener, path) = host_unix_socket(&sandbox);
+    let output = strict(launch, &sandbox, "unix_connect", &[path.as_os_str()]);
+    // strict allows no socket(2) at all.
+    assert_result(launch, &output, "unix_connect errno EPERM");
+    assert!(
+        matches!(listener.accept(), Err(ref err) if err.kind() == ErrorKind::WouldBlock),
+        "{}: a connection reached the host's socket\n{}",
+        launch.label(),
+        output.context()
+    );
+}
+
+/// `default` keeps AF_UNIX sockets for network mode "none", so only the
+/// filesystem rules could keep the plugin away from a socket outside its
+/// paths. Any errno is accepted; the connection must not happen.
+fn unix_path_socket_default(launch: Launch) {
+    let sandbox = Sandbox::new();
+    let (listener, path) = host_unix_socket(&sandbox);
+    let output = Run::probe(
+        launch,
+        "default",
+        &sandbox.workspace(),
+        "unix_connect",
+        &[path.as_os_str()],
+    )
+    .run();
+    assert!(
+        output
+            .result()
+            .is_some_and(|result| result.starts_with("unix_connect errno ")),
+        "{}: the plugin connected to a Unix socket outside its paths\n{}",
+        launch.label(),
+        output.context()
+    );
+    assert!(
+        matches!(listener.accept(), Err(ref err) if err.kind() == ErrorKind::WouldBlock),
+        "{}: a connection reached the host's socket\n{}",
         launch.label(),
         output.context()
     );
@@ -1040,6 +1096,8 @@ in_both_launch_modes! {
         tcp_bind_denied,
         udp_send_denied,
         abstract_unix_denied,
+        unix_path_socket_strict,
+        unix_path_socket_default,
         raw_socket_denied,
         netlink_socket_denied,
         ptrace_parent_denied,

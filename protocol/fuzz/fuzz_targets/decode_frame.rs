@@ -6,7 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vwmp_protocol::{decode, encode, FrameReader, SupervisorMessage, WorkerMessage, MAX_CONTROL_FRAME};
+use vwmp_protocol::{
+    decode, encode, FrameReader, SupervisorMessage, WorkerMessage, MAX_CONTROL_FRAME,
+};
 
 /// Frame limits the reader is tried with: a small one, so that the length
 /// check fires often, and the production default.
