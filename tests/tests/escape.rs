@@ -305,19 +305,148 @@ fn udp_send_denied(launch: Launch) {
     );
 }
 
-fn abstract_unix_denied(launch: Launch) {
-    if !require_landlock(6, "scoping abstract Unix sockets") {
+/// Under the `network` profile, TCP is allowed to ports 53, 80 and 443 only:
+/// Landlock (ABI 4) stops a connect to any other port.
+fn tcp_connect_unlisted_port(launch: Launch) {
+    if !require_landlock(4, "TCP port rules") {
         return;
     }
     let sandbox = Sandbox::new();
-    let name = format!("vwmp-escape-{}-{:?}", std::process::id(), launch);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    listener
+        .set_nonblocking(true)
+        .expect("make the listener non-blocking");
+    let port = listener
+        .local_addr()
+        .expect("listener address")
+        .port()
+        .to_string();
+    let output = Run::probe(
+        launch,
+        "network",
+        &sandbox.workspace(),
+        "tcp_connect",
+        &[OsStr::new(&port)],
+    )
+    .run();
+    assert_result(launch, &output, "tcp_connect errno EACCES");
+    assert!(
+        matches!(listener.accept(), Err(ref err) if err.kind() == ErrorKind::WouldBlock),
+        "{}: a connection reached the listener\n{}",
+        launch.label(),
+        output.context()
+    );
+}
+
+/// The `network` profile allows no TCP bind: Landlock (ABI 4) stops it.
+fn tcp_bind_network_profile(launch: Launch) {
+    if !require_landlock(4, "TCP port rules") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("find a free port")
+        .port()
+        .to_string();
+    let output = Run::probe(
+        launch,
+        "network",
+        &sandbox.workspace(),
+        "tcp_bind",
+        &[OsStr::new(&port)],
+    )
+    .run();
+    assert_result(launch, &output, "tcp_bind errno EACCES");
+}
+
+/// Landlock's network rules cover TCP only, so the `network` profile's
+/// seccomp filter must stop UDP sockets.
+fn udp_send_network_profile(launch: Launch) {
+    let sandbox = Sandbox::new();
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
+    socket
+        .set_nonblocking(true)
+        .expect("make the socket non-blocking");
+    let port = socket
+        .local_addr()
+        .expect("socket address")
+        .port()
+        .to_string();
+    let output = Run::probe(
+        launch,
+        "network",
+        &sandbox.workspace(),
+        "udp_send",
+        &[OsStr::new(&port)],
+    )
+    .run();
+    assert_result(launch, &output, "udp_send errno EPERM");
+    let mut buffer = [0u8; 64];
+    assert!(
+        matches!(socket.recv(&mut buffer), Err(ref err) if err.kind() == ErrorKind::WouldBlock),
+        "{}: a datagram arrived\n{}",
+        launch.label(),
+        output.context()
+    );
+}
+
+/// Binds the abstract socket `\0vwmp-escape-<pid>-<launch>-<profile>`.
+fn abstract_listener(launch: Launch, profile: &str) -> (UnixListener, String) {
+    let name = format!("vwmp-escape-{}-{launch:?}-{profile}", std::process::id());
     let address = SocketAddr::from_abstract_name(name.as_bytes()).expect("abstract address");
     let listener = UnixListener::bind_addr(&address).expect("bind the abstract socket");
     listener
         .set_nonblocking(true)
         .expect("make the listener non-blocking");
+    (listener, name)
+}
+
+/// Under strict, seccomp stops socket(2) itself.
+fn abstract_unix_strict(launch: Launch) {
+    let sandbox = Sandbox::new();
+    let (listener, name) = abstract_listener(launch, "strict");
     let output = strict(launch, &sandbox, "abstract_connect", &[OsStr::new(&name)]);
     assert_result(launch, &output, "abstract_connect errno EPERM");
+    assert_eq!(
+        output.value("failed_at"),
+        Some("socket"),
+        "{}: strict should stop socket(2)\n{}",
+        launch.label(),
+        output.context()
+    );
+    assert!(
+        matches!(listener.accept(), Err(ref err) if err.kind() == ErrorKind::WouldBlock),
+        "{}: a connection reached the abstract socket\n{}",
+        launch.label(),
+        output.context()
+    );
+}
+
+/// Under default, AF_UNIX sockets are allowed and Landlock's scope (ABI 6)
+/// stops the connect.
+fn abstract_unix_default(launch: Launch) {
+    if !require_landlock(6, "scoping abstract Unix sockets") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let (listener, name) = abstract_listener(launch, "default");
+    let output = Run::probe(
+        launch,
+        "default",
+        &sandbox.workspace(),
+        "abstract_connect",
+        &[OsStr::new(&name)],
+    )
+    .run();
+    assert_result(launch, &output, "abstract_connect errno EPERM");
+    assert_eq!(
+        output.value("failed_at"),
+        Some("connect"),
+        "{}: default should allow socket(2) and stop connect(2)\n{}",
+        launch.label(),
+        output.context()
+    );
     assert!(
         matches!(listener.accept(), Err(ref err) if err.kind() == ErrorKind::WouldBlock),
         "{}: a connection reached the abstract socket\n{}",
@@ -1095,7 +1224,11 @@ in_both_launch_modes! {
         tcp_connect_denied,
         tcp_bind_denied,
         udp_send_denied,
-        abstract_unix_denied,
+        tcp_connect_unlisted_port,
+        tcp_bind_network_profile,
+        udp_send_network_profile,
+        abstract_unix_strict,
+        abstract_unix_default,
         unix_path_socket_strict,
         unix_path_socket_default,
         raw_socket_denied,
