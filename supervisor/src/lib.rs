@@ -7,13 +7,27 @@
 //! - `profiles/`: sandbox profile files, their resolution and seccomp compilation.
 //! - `launcher/`: spawns one confined worker per step and supervises it.
 //! - `engine/`: the DAG scheduler that runs a workflow's steps.
+//! - `model/`: validated ids and roles shared by the store, auth and API.
+//! - `store/`: SQLite storage of users, workflows, executions, logs and audit.
+//! - `auth/`: passwords, tokens, API keys, throttling and role checks.
+//! - `config/`: the server configuration file and `VWMP_*` overrides.
+//! - `audit/`: audit events and redaction of secret shapes.
+//! - `api/`: the HTTP API routes (warp).
+//! - `server/`: `vwmp serve`: wiring, background tasks and shutdown.
 //! - `cli/`: the `vwmp` command line.
 #![deny(unsafe_code)]
 
+pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod launcher;
+pub mod model;
 pub mod plugins;
 pub mod profiles;
 pub mod schema;
+pub mod server;
+pub mod store;
 pub mod workflow;
