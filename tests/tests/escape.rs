@@ -2,7 +2,7 @@
 //! the sandbox per test, under `vwmp profile run`, with real processes and the
 //! real kernel, and each test asserts the exact outcome (errno name, signal or
 //! exit code). Tests use the `strict` profile unless their name or comment
-//! says otherwise; the positive controls run under `strict` and `default`.
+//! names another; the positive controls run under `strict` and `default`.
 //!
 //! Every test runs twice: `root::NAME` starts vwmp as root (the worker drops
 //! to uid 65534), `unprivileged::NAME` starts it as uid 65534 through
