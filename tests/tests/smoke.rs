@@ -1,5 +1,7 @@
 //! Launcher smoke test with a hand-built policy (no profile files).
 
+mod common;
+
 use std::path::PathBuf;
 
 use tokio::sync::{mpsc, watch};
@@ -63,7 +65,7 @@ async fn echo_runs_confined() {
         plugin_dir: PathBuf::from("/bin"),
         policy: policy(workspace.path()),
     };
-    let config = LauncherConfig::new(launcher::find_worker_binary().expect("worker built"));
+    let config = LauncherConfig::new(common::worker_binary());
     let (tx, mut rx) = mpsc::channel(64);
     let (_cancel_tx, cancel_rx) = watch::channel(false);
     let printer = tokio::spawn(async move {
