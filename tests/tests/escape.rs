@@ -428,12 +428,9 @@ fn abstract_unix_strict(launch: Launch) {
     );
 }
 
-/// Under default, AF_UNIX sockets are allowed and Landlock's scope (ABI 6)
-/// stops the connect.
+/// Under default, seccomp denies socket(2) for every family, AF_UNIX
+/// included, because Landlock does not govern Unix socket paths.
 fn abstract_unix_default(launch: Launch) {
-    if !require_landlock(6, "scoping abstract Unix sockets") {
-        return;
-    }
     let sandbox = Sandbox::new();
     let (listener, name) = abstract_listener(launch, "default");
     let output = Run::probe(
@@ -447,8 +444,8 @@ fn abstract_unix_default(launch: Launch) {
     assert_result(launch, &output, "abstract_connect errno EPERM");
     assert_eq!(
         output.value("failed_at"),
-        Some("connect"),
-        "{}: default should allow socket(2) and stop connect(2)\n{}",
+        Some("socket"),
+        "{}: default should deny socket(2) under network none\n{}",
         launch.label(),
         output.context()
     );
