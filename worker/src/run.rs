@@ -2,9 +2,9 @@
 //!
 //! Process tree: the worker forks an init process (pid 1 of the step's pid
 //! namespace when there is one), which forks and execs the plugin. Init reaps
-//! every process of the step and reports the plugin's wait status on a pipe,
-//! then exits; with a pid namespace its exit makes the kernel kill whatever the
-//! plugin left behind, double-forked daemons included.
+//! every process of the step and reports the plugin's wait status on a pipe.
+//! Then it exits. With a pid namespace, its exit makes the kernel kill
+//! whatever the plugin left behind, double-forked daemons included.
 
 use std::ffi::CString;
 use std::io;

@@ -60,7 +60,7 @@ pub enum LaunchEvent {
     Log(LogFrame),
 }
 
-/// How a step ended.
+/// End state of a step.
 #[derive(Debug, Clone)]
 pub enum StepEnd {
     /// The plugin ran and ended; its exit status is in the outcome.
