@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use criterion::{criterion_group, criterion_main, Criterion};
 use tokio::sync::{mpsc, watch};
 use vwmp_protocol::{RunAs, StdoutMode, StepRequest};
-use vwmp_supervisor::launcher::{self, LauncherConfig, StepEnd};
+use vwmp_supervisor::launcher::{self, Launcher, LauncherConfig, StepEnd};
 use vwmp_supervisor::profiles::ProfileSet;
 
 const PROGRAM: &str = "/bin/true";
@@ -101,6 +101,30 @@ fn bench_launch(c: &mut Criterion) {
                     let drain =
                         tokio::spawn(async move { while receiver.recv().await.is_some() {} });
                     let result = launcher::launch(&config, template.clone(), events, cancel).await;
+                    let _ = drain.await;
+                    result
+                });
+                assert!(
+                    matches!(result.end, StepEnd::Finished(_)),
+                    "{:?}",
+                    result.end
+                );
+            })
+        });
+    }
+    // The same launches through a launcher with a pool of two idle workers,
+    // as `vwmp run` and the server use.
+    let pooled = runtime.block_on(async { Launcher::with_pool(config.clone(), 2) });
+    for profile in ["strict", "default"] {
+        let template = request(&profiles, profile, workspace.path());
+        group.bench_function(format!("vwmp {profile} pooled"), |b| {
+            b.iter(|| {
+                let (events, mut receiver) = mpsc::channel(16);
+                let (_cancel_tx, cancel) = watch::channel(false);
+                let result = runtime.block_on(async {
+                    let drain =
+                        tokio::spawn(async move { while receiver.recv().await.is_some() {} });
+                    let result = pooled.launch(template.clone(), events, cancel).await;
                     let _ = drain.await;
                     result
                 });

@@ -1,5 +1,7 @@
 //! Launcher smoke test with a hand-built policy (no profile files).
 
+mod common;
+
 use std::path::PathBuf;
 
 use tokio::sync::{mpsc, watch};
@@ -43,30 +45,27 @@ fn policy(workspace: &std::path::Path) -> SandboxPolicy {
     }
 }
 
-#[tokio::test]
-async fn echo_runs_confined() {
-    let workspace = tempfile::tempdir().unwrap();
-    std::os::unix::fs::chown(workspace.path(), Some(65534), Some(65534)).ok();
-    let request = StepRequest {
+fn shell_request(workspace: &std::path::Path, script: &str) -> StepRequest {
+    StepRequest {
         execution_id: "e1".into(),
         step_id: "s1".into(),
         handler: "smoke".into(),
         program: PathBuf::from("/bin/sh"),
         program_digest: None,
-        args: vec![
-            "-c".into(),
-            "echo hi; echo err >&2; id -u; cat /etc/hostname; ls /root; echo out > x; cat x".into(),
-        ],
+        args: vec!["-c".into(), script.into()],
         stdin: Vec::new(),
         stdout_mode: StdoutMode::Stream,
-        workspace: workspace.path().to_path_buf(),
+        workspace: workspace.to_path_buf(),
         plugin_dir: PathBuf::from("/bin"),
-        policy: policy(workspace.path()),
-    };
-    let config = LauncherConfig::new(launcher::find_worker_binary().expect("worker built"));
+        policy: policy(workspace),
+    }
+}
+
+async fn run(request: StepRequest) -> (launcher::LaunchResult, Vec<String>) {
+    let config = LauncherConfig::new(common::worker_binary());
     let (tx, mut rx) = mpsc::channel(64);
     let (_cancel_tx, cancel_rx) = watch::channel(false);
-    let printer = tokio::spawn(async move {
+    let collector = tokio::spawn(async move {
         let mut lines = Vec::new();
         while let Some(event) = rx.recv().await {
             match event {
@@ -81,7 +80,84 @@ async fn echo_runs_confined() {
         lines
     });
     let result = launcher::launch(&config, request, tx, cancel_rx).await;
-    let lines = printer.await.unwrap();
-    eprintln!("{lines:#?}\n{:?}", result.end);
-    assert!(matches!(result.end, StepEnd::Finished(_)));
+    (result, collector.await.unwrap())
+}
+
+fn workspace() -> tempfile::TempDir {
+    let workspace = tempfile::tempdir().unwrap();
+    std::os::unix::fs::chown(workspace.path(), Some(65534), Some(65534)).ok();
+    workspace
+}
+
+#[tokio::test]
+async fn echo_runs_confined() {
+    let workspace = workspace();
+    let script = "echo hi; echo err >&2; ls /root; echo out > x; cat x";
+    let (result, lines) = run(shell_request(workspace.path(), script)).await;
+    assert!(
+        matches!(result.end, StepEnd::Finished(_)),
+        "{:?}",
+        result.end
+    );
+    assert!(lines.contains(&"Stdout: hi".to_string()), "{lines:#?}");
+    assert!(lines.contains(&"Stderr: err".to_string()), "{lines:#?}");
+    assert!(lines.contains(&"Stdout: out".to_string()), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("/root") && l.contains("Permission denied")),
+        "{lines:#?}"
+    );
+    assert!(lines[0].starts_with("confined: landlock v"), "{lines:#?}");
+}
+
+#[tokio::test]
+async fn newer_landlock_abi_refused() {
+    let kernel = common::landlock_abi();
+    if kernel == 0 {
+        common::skip("the kernel offers no Landlock");
+        return;
+    }
+    let workspace = workspace();
+    let mut request = shell_request(workspace.path(), "echo should-not-run");
+    if let Some(landlock) = request.policy.landlock.as_mut() {
+        landlock.min_abi = kernel + 1;
+    }
+    let (result, lines) = run(request).await;
+    let StepEnd::SandboxFailed(failure) = &result.end else {
+        panic!("expected a sandbox failure, got {:?}", result.end);
+    };
+    assert_eq!(failure.layer, "landlock");
+    assert!(
+        failure
+            .reason
+            .contains(&format!("offers Landlock ABI {kernel}")),
+        "{}",
+        failure.reason
+    );
+    assert!(
+        failure.reason.contains("landlock.min_abi"),
+        "{}",
+        failure.reason
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains("should-not-run")),
+        "{lines:#?}"
+    );
+}
+
+#[tokio::test]
+async fn digest_mismatch_refused() {
+    let workspace = workspace();
+    let mut request = shell_request(workspace.path(), "echo should-not-run");
+    request.program_digest = Some(format!("sha256:{}", "0".repeat(64)));
+    let (result, lines) = run(request).await;
+    let StepEnd::Failed(reason) = &result.end else {
+        panic!("expected a failure, got {:?}", result.end);
+    };
+    assert!(reason.contains("digest mismatch"), "{reason}");
+    assert!(
+        lines.iter().all(|l| !l.contains("should-not-run")),
+        "{lines:#?}"
+    );
 }

@@ -102,9 +102,10 @@ fn serve(socket: &UnixStream) -> Result<i32, vwmp_protocol::CodecError> {
         }
     };
     sink.writer
-        .write(&WorkerMessage::SandboxApplied(confinement))?;
+        .write(&WorkerMessage::SandboxApplied(confinement.clone()))?;
 
-    match run::run_plugin(&request, SOCKET_FD, &mut sink) {
+    let in_pid_namespace = confinement.kill_scope == "pid-namespace";
+    match run::run_plugin(&request, SOCKET_FD, in_pid_namespace, &mut sink) {
         Ok(outcome) => {
             sink.writer.write(&WorkerMessage::Outcome(outcome))?;
             Ok(0)

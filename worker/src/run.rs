@@ -2,9 +2,9 @@
 //!
 //! Process tree: the worker forks an init process (pid 1 of the step's pid
 //! namespace when there is one), which forks and execs the plugin. Init reaps
-//! every process of the step and reports the plugin's wait status on a pipe,
-//! then exits; with a pid namespace its exit makes the kernel kill whatever the
-//! plugin left behind, double-forked daemons included.
+//! every process of the step and reports the plugin's wait status on a pipe.
+//! Then it exits. With a pid namespace, its exit makes the kernel kill
+//! whatever the plugin left behind, double-forked daemons included.
 
 use std::ffi::CString;
 use std::io;
@@ -121,6 +121,7 @@ fn cstring(value: &[u8], what: &str) -> io::Result<CString> {
 pub fn run_plugin<S: FrameSink>(
     request: &StepRequest,
     socket_fd: RawFd,
+    in_pid_namespace: bool,
     sink: &mut S,
 ) -> io::Result<StepOutcome> {
     let program = cstring(request.program.as_os_str().as_bytes(), "program path")?;
@@ -158,6 +159,7 @@ pub fn run_plugin<S: FrameSink>(
                 &workspace,
                 [stdin_read, stdout_write, stderr_write],
                 status_write,
+                in_pid_namespace,
             )
         }
         sys::Fork::Parent(pid) => pid,
@@ -352,8 +354,16 @@ fn run_init(
     workspace: &CString,
     plugin_fds: [OwnedFd; 3],
     status_write: OwnedFd,
+    in_pid_namespace: bool,
 ) -> ! {
     let _ = sys::set_parent_death_signal();
+    // As pid 1 of the step's namespace, init leads a new session, so the
+    // plugin cannot signal the worker through its process group. Without a
+    // pid namespace the plugin stays in the worker's group, which is how
+    // the supervisor then reaches it.
+    if in_pid_namespace {
+        let _ = sys::new_session();
+    }
     let plugin_pid = match sys::fork() {
         Ok(sys::Fork::Child) => {
             let [stdin, stdout, stderr] = plugin_fds;

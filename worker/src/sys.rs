@@ -237,6 +237,14 @@ pub fn no_new_privs() -> bool {
     unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 }
 }
 
+/// Marks the process as dumpable again, which a change of uid clears; the
+/// process needs it to write its own `/proc/self/uid_map`.
+pub fn set_dumpable() -> io::Result<()> {
+    // SAFETY: PR_SET_DUMPABLE takes integers only.
+    check(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) } as _)?;
+    Ok(())
+}
+
 /// Marks the process as not dumpable, which also blocks ptrace by its uid.
 pub fn set_not_dumpable() -> io::Result<()> {
     // SAFETY: PR_SET_DUMPABLE takes integers only.
@@ -457,4 +465,11 @@ pub fn change_dir(path: &CString) -> io::Result<()> {
 pub unsafe fn socket_from_fd(fd: RawFd) -> std::os::unix::net::UnixStream {
     // SAFETY: guaranteed by the caller.
     unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) }
+}
+
+/// Starts a new session and process group led by the calling process.
+pub fn new_session() -> io::Result<()> {
+    // SAFETY: setsid takes no arguments.
+    check(unsafe { libc::setsid() } as _)?;
+    Ok(())
 }

@@ -13,7 +13,7 @@ use crate::engine::{
     Engine, EngineSettings, Event, EventSink, ExecutionPlan, ExecutionStatus, RecordFuture,
     StepStatus, DEFAULT_MAX_PARALLEL, MAX_PARALLEL_LIMIT,
 };
-use crate::launcher::LauncherConfig;
+use crate::launcher::{Launcher, LauncherConfig};
 use crate::plugins::Registry;
 use crate::profiles::ProfileSet;
 use crate::workflow::{self, Workflow};
@@ -251,7 +251,7 @@ fn prepare(args: &RunArgs) -> Result<(Engine, ExecutionPlan), String> {
 
     let worker = defaults::worker_binary()?;
     let engine = Engine::new(
-        LauncherConfig::new(worker),
+        Launcher::with_pool(LauncherConfig::new(worker), args.max_parallel),
         Arc::new(registry),
         Arc::new(profiles),
         EngineSettings {

@@ -21,7 +21,7 @@ pub use events::{
 };
 pub use scheduler::{ExecutionPlan, ExecutionReport};
 
-use crate::launcher::LauncherConfig;
+use crate::launcher::Launcher;
 use crate::plugins::Registry;
 use crate::profiles::ProfileSet;
 
@@ -48,7 +48,7 @@ pub struct Engine {
 }
 
 struct EngineInner {
-    launcher: LauncherConfig,
+    launcher: Launcher,
     plugins: Arc<Registry>,
     profiles: Arc<ProfileSet>,
     settings: EngineSettings,
@@ -57,7 +57,7 @@ struct EngineInner {
 impl Engine {
     /// Creates an engine over a plugin registry and a profile set.
     pub fn new(
-        launcher: LauncherConfig,
+        launcher: Launcher,
         plugins: Arc<Registry>,
         profiles: Arc<ProfileSet>,
         settings: EngineSettings,
@@ -87,8 +87,8 @@ impl Engine {
         &self.inner.settings
     }
 
-    /// Returns the launcher configuration.
-    pub fn launcher(&self) -> &LauncherConfig {
+    /// Returns the launcher.
+    pub fn launcher(&self) -> &Launcher {
         &self.inner.launcher
     }
 }

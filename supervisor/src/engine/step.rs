@@ -13,7 +13,7 @@ use super::events::{Event, EventSink, StepReport, StepStatus};
 use super::redact::Redactor;
 use super::scheduler::ExecutionPlan;
 use super::Engine;
-use crate::launcher::{self, LaunchEvent, StepEnd};
+use crate::launcher::{LaunchEvent, StepEnd};
 use crate::workflow::{self, TemplateContext};
 
 /// Log events buffered between the launcher and the sink.
@@ -192,7 +192,7 @@ pub async fn run(context: StepContext) -> StepReport {
     let (events_tx, mut events_rx) = mpsc::channel(LOG_CHANNEL_CAPACITY);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut cancel = context.cancel.clone();
-    let launch = launcher::launch(engine.launcher(), request, events_tx, stop_rx);
+    let launch = engine.launcher().launch(request, events_tx, stop_rx);
     let sink = Arc::clone(&context.sink);
     let step_id = step.id.clone();
     let relay_redactor = redactor.clone();

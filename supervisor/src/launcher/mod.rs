@@ -8,6 +8,7 @@
 //! returns; the worker's pid namespace takes every other process of the step
 //! with it.
 
+mod pool;
 mod process;
 mod wire;
 
@@ -21,6 +22,7 @@ use vwmp_protocol::{
     WorkerMessage, PROTOCOL_VERSION,
 };
 
+pub use pool::{Launcher, MAX_POOL_SIZE};
 pub use process::find_worker_binary;
 
 /// How long a worker may take to send `Hello` and then its sandbox report.
@@ -58,7 +60,7 @@ pub enum LaunchEvent {
     Log(LogFrame),
 }
 
-/// How a step ended.
+/// End state of a step.
 #[derive(Debug, Clone)]
 pub enum StepEnd {
     /// The plugin ran and ended; its exit status is in the outcome.
@@ -79,29 +81,16 @@ pub struct LaunchResult {
     pub duration: Duration,
 }
 
-/// Runs `request` in a new worker and returns how it ended. Logs and the
-/// confinement report go to `events` as they arrive; a `true` on `cancel`
-/// kills the step.
-pub async fn launch(
-    config: &LauncherConfig,
-    request: StepRequest,
-    events: mpsc::Sender<LaunchEvent>,
-    mut cancel: watch::Receiver<bool>,
-) -> LaunchResult {
-    let started = Instant::now();
-    let timeout = Duration::from_secs(request.policy.limits.timeout_secs.max(1));
-    let grace = Duration::from_secs(request.policy.limits.kill_grace_secs);
+/// A spawned worker whose `Hello` was read and accepted.
+pub(crate) struct ReadyWorker {
+    worker: process::Worker,
+    socket: tokio::net::UnixStream,
+    stderr_tail: Option<tokio::task::JoinHandle<Vec<u8>>>,
+}
 
-    let mut worker = match process::spawn_worker(&config.worker_path) {
-        Ok(worker) => worker,
-        Err(err) => {
-            return LaunchResult {
-                confinement: None,
-                end: StepEnd::Failed(err.to_string()),
-                duration: started.elapsed(),
-            }
-        }
-    };
+/// Spawns a worker and completes the first half of the handshake.
+pub(crate) async fn start_worker(config: &LauncherConfig) -> Result<ReadyWorker, String> {
+    let mut worker = process::spawn_worker(&config.worker_path).map_err(|err| err.to_string())?;
     let stderr_tail = worker.take_stderr().map(|mut stderr| {
         tokio::spawn(async move {
             let mut tail = Vec::new();
@@ -119,10 +108,65 @@ pub async fn launch(
             tail
         })
     });
+    let socket = worker.take_socket();
+    let mut ready = ReadyWorker {
+        worker,
+        socket,
+        stderr_tail,
+    };
+    match read_hello(config, &mut ready.socket).await {
+        Ok(()) => Ok(ready),
+        Err(reason) => {
+            ready.worker.kill_group();
+            let exit = ready.worker.wait().await;
+            let stderr = match ready.stderr_tail.take() {
+                Some(task) => task.await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            Err(process::describe_failure(&reason, exit, &stderr))
+        }
+    }
+}
+
+/// Runs `request` in a new worker and returns how it ended. Logs and the
+/// confinement report go to `events` as they arrive; a `true` on `cancel`
+/// kills the step.
+pub async fn launch(
+    config: &LauncherConfig,
+    request: StepRequest,
+    events: mpsc::Sender<LaunchEvent>,
+    cancel: watch::Receiver<bool>,
+) -> LaunchResult {
+    let started = Instant::now();
+    match start_worker(config).await {
+        Ok(ready) => run_on(config, ready, started, request, events, cancel).await,
+        Err(reason) => LaunchResult {
+            confinement: None,
+            end: StepEnd::Failed(reason),
+            duration: started.elapsed(),
+        },
+    }
+}
+
+/// Runs `request` on a worker that already sent its `Hello`.
+pub(crate) async fn run_on(
+    config: &LauncherConfig,
+    ready: ReadyWorker,
+    started: Instant,
+    request: StepRequest,
+    events: mpsc::Sender<LaunchEvent>,
+    mut cancel: watch::Receiver<bool>,
+) -> LaunchResult {
+    let timeout = Duration::from_secs(request.policy.limits.timeout_secs.max(1));
+    let grace = Duration::from_secs(request.policy.limits.kill_grace_secs);
+    let ReadyWorker {
+        mut worker,
+        mut socket,
+        stderr_tail,
+    } = ready;
 
     let mut confinement = None;
     let deadline = tokio::time::Instant::from_std(started + timeout);
-    let mut socket = worker.take_socket();
     let conversation = converse(config, &mut socket, request, &events, &mut confinement);
     let end = tokio::select! {
         end = conversation => end,
@@ -175,25 +219,22 @@ async fn wait_cancelled(cancel: &mut watch::Receiver<bool>) {
     }
 }
 
-async fn converse(
+/// Reads the worker's `Hello` and checks its protocol version.
+async fn read_hello(
     config: &LauncherConfig,
     socket: &mut tokio::net::UnixStream,
-    request: StepRequest,
-    events: &mpsc::Sender<LaunchEvent>,
-    confinement: &mut Option<Confinement>,
-) -> StepEnd {
-    // Handshake: Hello, then the request, then the sandbox report.
+) -> Result<(), String> {
     let hello = match tokio::time::timeout(config.handshake_timeout, wire::read(socket)).await {
         Err(_) => {
-            return StepEnd::Failed(format!(
+            return Err(format!(
                 "the worker sent no Hello within {} s",
                 config.handshake_timeout.as_secs()
             ))
         }
-        Ok(Err(err)) => return StepEnd::Failed(format!("handshake failed: {err}")),
+        Ok(Err(err)) => return Err(format!("handshake failed: {err}")),
         Ok(Ok(WorkerMessage::Hello(hello))) => hello,
         Ok(Ok(other)) => {
-            return StepEnd::Failed(format!(
+            return Err(format!(
                 "protocol error: expected Hello, received {}",
                 wire::name(&other)
             ))
@@ -212,8 +253,19 @@ async fn converse(
             },
         )
         .await;
-        return StepEnd::Failed(reason);
+        return Err(reason);
     }
+    Ok(())
+}
+
+async fn converse(
+    config: &LauncherConfig,
+    socket: &mut tokio::net::UnixStream,
+    request: StepRequest,
+    events: &mpsc::Sender<LaunchEvent>,
+    confinement: &mut Option<Confinement>,
+) -> StepEnd {
+    // Handshake, second half: the request, then the sandbox report.
     if let Err(err) = wire::write(socket, &SupervisorMessage::StepRequest(Box::new(request))).await
     {
         return StepEnd::Failed(format!("failed to send the step request: {err}"));

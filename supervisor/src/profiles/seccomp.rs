@@ -404,22 +404,40 @@ fn argument_denials(network: NetworkMode) -> Result<Vec<(&'static str, Vec<Secco
         ("clone", clone_rules),
         ("ioctl", ioctl_rules),
         ("personality", personality_rules),
-        ("socket", socket_rules.clone()),
-        ("socketpair", socket_rules),
+        ("socket", socket_rules),
+        ("socketpair", socketpair_denials(network)?),
     ])
 }
 
-/// Returns the socket(2) and socketpair(2) argument patterns denied under
-/// `network`: arg0 is the address family, arg1 the type with flags.
+/// Returns the socketpair(2) argument patterns denied under `network`: any
+/// family but AF_UNIX, the only one the kernel pairs, unless the network is
+/// the host's.
+fn socketpair_denials(network: NetworkMode) -> Result<Vec<SeccompRule>, String> {
+    match network {
+        NetworkMode::None | NetworkMode::Tcp => Ok(vec![rule(vec![condition(
+            0,
+            SeccompCmpOp::Ne,
+            libc::AF_UNIX as u64,
+        )?])?]),
+        NetworkMode::Host => Ok(Vec::new()),
+    }
+}
+
+/// Returns the socket(2) argument patterns denied under `network`: arg0 is
+/// the address family, arg1 the type with flags.
+///
+/// AF_UNIX is denied under `none` and `tcp` alike, because Landlock (up to
+/// ABI 7) does not govern connecting to a Unix socket path, so any
+/// world-writable socket on the host (the D-Bus system bus, an X server)
+/// would be reachable. Processes still get connected pairs from socketpair.
 fn socket_denials(network: NetworkMode) -> Result<Vec<SeccompRule>, String> {
-    let unix = libc::AF_UNIX as u64;
     let inet = libc::AF_INET as u64;
     let inet6 = libc::AF_INET6 as u64;
     match network {
-        NetworkMode::None => Ok(vec![rule(vec![condition(0, SeccompCmpOp::Ne, unix)?])?]),
+        // Every family: the condition `family >= 0` always holds.
+        NetworkMode::None => Ok(vec![rule(vec![condition(0, SeccompCmpOp::Ge, 0)?])?]),
         NetworkMode::Tcp => {
             let mut rules = vec![rule(vec![
-                condition(0, SeccompCmpOp::Ne, unix)?,
                 condition(0, SeccompCmpOp::Ne, inet)?,
                 condition(0, SeccompCmpOp::Ne, inet6)?,
             ])?];

@@ -293,7 +293,7 @@ fn sockets_under_none() {
             "socket",
             [libc::AF_UNIX as u64, stream, 0, 0, 0, 0]
         ),
-        RET_ALLOW
+        RET_EPERM
     );
     assert_eq!(
         call(
@@ -302,6 +302,14 @@ fn sockets_under_none() {
             [libc::AF_INET as u64, stream, 0, 0, 0, 0]
         ),
         RET_EPERM
+    );
+    assert_eq!(
+        call(
+            &program,
+            "socketpair",
+            [libc::AF_UNIX as u64, stream, 0, 0, 0, 0]
+        ),
+        RET_ALLOW
     );
     assert_eq!(
         call(
@@ -334,7 +342,7 @@ fn sockets_under_tcp() {
             "socket",
             [libc::AF_UNIX as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]
         ),
-        RET_ALLOW
+        RET_EPERM
     );
     for kind in [
         libc::SOCK_DGRAM,
@@ -625,10 +633,10 @@ fn confined_socket_families() {
     let profiles = shipped();
     let program = profiles.get("default").unwrap().seccomp().unwrap();
     let script = "import socket\n\
-socket.socket(socket.AF_UNIX).close()\n\
-try:\n    socket.socket(socket.AF_INET)\nexcept PermissionError:\n    print('denied')";
+a, b = socket.socketpair()\n\
+for family in (socket.AF_UNIX, socket.AF_INET):\n    try:\n        socket.socket(family)\n    except PermissionError:\n        print('denied')";
     let output = run_confined(program, &[PYTHON, "-c", script]);
-    assert_succeeds(&output, "denied\n");
+    assert_succeeds(&output, "denied\ndenied\n");
 }
 
 #[test]

@@ -495,12 +495,19 @@ fn looser_step_rejected() {
         joined.contains("read-only path /etc is not covered"),
         "{joined}"
     );
-    assert!(joined.contains("syscalls "), "{joined}");
     assert!(
         joined.contains("limits.memory 536870912 is higher than the cap's 268435456"),
         "{joined}"
     );
     assert!(joined.contains("limits.max_processes"), "{joined}");
+
+    let network = ensure_not_looser(
+        profiles.get("network").unwrap(),
+        profiles.get("default").unwrap(),
+    )
+    .unwrap_err()
+    .join("\n");
+    assert!(network.contains("syscalls "), "{network}");
 }
 
 #[test]
@@ -532,7 +539,11 @@ fn network_step_under_default_cap() {
     .unwrap_err();
     assert_eq!(
         violations,
-        ["network mode Tcp is wider than the cap's None"]
+        [
+            "network mode Tcp is wider than the cap's None",
+            "syscalls accept, accept4, bind, connect, getpeername, getsockname, listen, socket \
+             are allowed, but not by the cap",
+        ]
     );
 }
 

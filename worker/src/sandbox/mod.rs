@@ -4,6 +4,9 @@
 //! 2. close every descriptor but the supervisor socket, done at start-up;
 //! 3. namespaces;
 //! 4. privilege drop (setgroups, setresgid, setresuid, empty capabilities);
+//!    a root worker that can create a user namespace as the worker user
+//!    switches identity before step 3 instead, and empties the namespace's
+//!    capabilities here;
 //! 5. rlimits (core dumps always off);
 //! 6. `PR_SET_NO_NEW_PRIVS`;
 //! 7. Landlock;
@@ -18,7 +21,7 @@ pub mod privileges;
 pub mod rlimits;
 pub mod seccomp;
 
-use vwmp_protocol::{Confinement, KernelFeatures, SandboxFailure, SandboxPolicy};
+use vwmp_protocol::{Confinement, KernelFeatures, NamespaceMode, SandboxFailure, SandboxPolicy};
 
 use crate::sys;
 
@@ -54,13 +57,35 @@ pub fn confine(
 ) -> Result<Confinement, SetupError> {
     let as_root = features.running_as_root;
 
-    // Namespaces come first because creating them needs the privileges that
-    // the next step drops.
-    let entered = namespaces::enter(&policy.namespaces, as_root)?;
+    // A root worker switches to run_as before creating its namespaces when
+    // the kernel lets an unprivileged user create a user namespace. The
+    // namespaces then belong to that user, and RLIMIT_NPROC counts the step's
+    // processes in its own user namespace rather than every process of the
+    // uid, so one step's fork bomb cannot starve the others.
+    let switch_first = as_root
+        && policy.namespaces.user != NamespaceMode::Off
+        && namespaces::unprivileged_user_namespaces();
+    if switch_first {
+        privileges::switch_identity_early(policy.run_as)?;
+    }
+    let privileged = as_root && !switch_first;
+
+    // Otherwise namespaces come first because creating them needs the
+    // privileges that the next step drops.
+    let entered = namespaces::enter(&policy.namespaces, privileged)?;
 
     // Privilege drop: a root worker becomes run_as; every worker ends with no
     // capabilities, including those a new user namespace grants.
-    let identity = privileges::drop_privileges(policy.run_as, as_root)?;
+    let identity = privileges::drop_privileges(policy.run_as, privileged)?;
+    if as_root && (identity.uid != policy.run_as.uid || identity.gid != policy.run_as.gid) {
+        return Err(SetupError::new(
+            "privileges",
+            format!(
+                "running as uid {} gid {} instead of run_as {} {}",
+                identity.uid, identity.gid, policy.run_as.uid, policy.run_as.gid
+            ),
+        ));
+    }
 
     // Limits are set after the drop, so the plugin's uid cannot raise them.
     rlimits::apply(&policy.limits)?;

@@ -126,6 +126,25 @@ fn map_identity(uid: u32, gid: u32) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// Returns true when an unprivileged process may create a user namespace:
+/// the limit of user namespaces is not zero, Debian's
+/// `kernel.unprivileged_userns_clone` is not 0, and AppArmor does not
+/// restrict them.
+pub fn unprivileged_user_namespaces() -> bool {
+    let read = |path: &str| {
+        fs::read_to_string(path)
+            .ok()
+            .map(|text| text.trim().to_string())
+    };
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return false;
+    }
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return false;
+    }
+    !apparmor_restricts_userns()
+}
+
 fn apparmor_restricts_userns() -> bool {
     fs::read_to_string(APPARMOR_USERNS_SYSCTL)
         .map(|value| value.trim() == "1")
