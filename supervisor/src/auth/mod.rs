@@ -1,1 +1,4 @@
-//! Placeholder.
+//! Authentication and authorization building blocks (placeholder overview).
+
+pub mod password;
+mod random;
