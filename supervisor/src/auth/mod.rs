@@ -1,4 +1,5 @@
 //! Authentication and authorization building blocks (placeholder overview).
 
+pub mod jwt;
 pub mod password;
 mod random;
