@@ -5,4 +5,5 @@ pub mod jwt;
 pub mod origin;
 pub mod password;
 mod random;
+pub mod throttle;
 pub mod tokens;
