@@ -64,8 +64,7 @@ impl ThrottleLimits {
 /// A refused login attempt: the account or the address is locked.
 ///
 /// The message does not say which, so it reveals nothing about the account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("too many failed logins: try again in {} s", .retry_after_secs())]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttled {
     /// Time until the longest of the applicable locks ends.
     pub retry_after: Duration,
@@ -79,6 +78,18 @@ impl Throttled {
         secs.max(1)
     }
 }
+
+impl std::fmt::Display for Throttled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "too many failed logins: try again in {} s",
+            self.retry_after_secs()
+        )
+    }
+}
+
+impl std::error::Error for Throttled {}
 
 /// What a new lock applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
