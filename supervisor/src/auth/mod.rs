@@ -5,5 +5,6 @@ pub mod jwt;
 pub mod origin;
 pub mod password;
 mod random;
+pub mod rbac;
 pub mod throttle;
 pub mod tokens;
