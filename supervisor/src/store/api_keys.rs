@@ -3,7 +3,9 @@
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::codec::{db_error, is_foreign_key_violation, is_unique_violation, normalize_roles, roles_column};
+use super::codec::{
+    db_error, is_foreign_key_violation, is_unique_violation, normalize_roles, roles_column,
+};
 use super::{Store, StoreError, UnixMillis};
 use crate::model::{ApiKeyId, Role, UserId};
 
@@ -88,7 +90,8 @@ pub enum KeyScope {
 
 /// Checks that `hash` is 1 to [`MAX_HASH_BYTES`] visible ASCII characters.
 pub(super) fn validate_hash(field: &'static str, hash: &str) -> Result<(), StoreError> {
-    if hash.is_empty() || hash.len() > MAX_HASH_BYTES || !hash.bytes().all(|b| b.is_ascii_graphic()) {
+    if hash.is_empty() || hash.len() > MAX_HASH_BYTES || !hash.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err(StoreError::invalid(
             field,
             format!("must be 1 to {MAX_HASH_BYTES} visible ASCII characters"),
@@ -99,14 +102,20 @@ pub(super) fn validate_hash(field: &'static str, hash: &str) -> Result<(), Store
 
 fn validate_new_key(key: &NewApiKey) -> Result<(), StoreError> {
     let name_chars = key.name.chars().count();
-    if name_chars == 0 || name_chars > MAX_API_KEY_NAME_CHARS || key.name.chars().any(char::is_control) {
+    if name_chars == 0
+        || name_chars > MAX_API_KEY_NAME_CHARS
+        || key.name.chars().any(char::is_control)
+    {
         return Err(StoreError::invalid(
             "API key name",
             format!("use 1 to {MAX_API_KEY_NAME_CHARS} characters without control characters"),
         ));
     }
     let prefix_chars = key.prefix.chars().count();
-    if prefix_chars == 0 || prefix_chars > MAX_KEY_PREFIX_CHARS || !key.prefix.chars().all(|c| c.is_ascii_graphic()) {
+    if prefix_chars == 0
+        || prefix_chars > MAX_KEY_PREFIX_CHARS
+        || !key.prefix.chars().all(|c| c.is_ascii_graphic())
+    {
         return Err(StoreError::invalid(
             "API key prefix",
             format!("use 1 to {MAX_KEY_PREFIX_CHARS} visible ASCII characters"),
@@ -187,7 +196,9 @@ impl Store {
                 .prepare_cached("INSERT INTO api_key_roles (api_key_id, role) VALUES (?1, ?2)")
                 .map_err(&failed)?;
             for role in &record.roles {
-                insert_role.execute(params![record.id, role]).map_err(&failed)?;
+                insert_role
+                    .execute(params![record.id, role])
+                    .map_err(&failed)?;
             }
             drop(insert_role);
             tx.commit().map_err(&failed)?;
@@ -199,7 +210,10 @@ impl Store {
     /// Returns the key whose hash is `key_hash`, revoked and expired ones
     /// included: the caller checks [`ApiKeyRecord::is_active`] and the
     /// user's `disabled` flag, and can audit a use of a revoked key.
-    pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+    pub async fn api_key_by_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
         if validate_hash("API key hash", key_hash).is_err() {
             return Ok(None);
         }
@@ -252,7 +266,11 @@ impl Store {
                 .and_then(|mut query| query.query_row([&id], read_key).optional())
                 .map_err(&failed)?;
             let mut key = match key {
-                Some(key) if scope == KeyScope::Any || scope == KeyScope::Owner(key.user_id.clone()) => key,
+                Some(key)
+                    if scope == KeyScope::Any || scope == KeyScope::Owner(key.user_id.clone()) =>
+                {
+                    key
+                }
                 _ => return Err(StoreError::not_found("API key", &id)),
             };
             if key.revoked_at.is_none() {
@@ -308,7 +326,10 @@ mod tests {
     async fn create_and_find() {
         let (_dir, store) = open_store().await;
         let user = store.create_user(new_user("alice", &[])).await.unwrap();
-        let created = store.create_api_key(new_key(&user.id, "aa11")).await.unwrap();
+        let created = store
+            .create_api_key(new_key(&user.id, "aa11"))
+            .await
+            .unwrap();
         let found = store.api_key_by_hash("aa11").await.unwrap();
         assert_eq!(found.as_ref(), Some(&created));
         assert_eq!(created.roles, vec![Role::Viewer, Role::Executor]);
@@ -325,7 +346,9 @@ mod tests {
     #[tokio::test]
     async fn key_for_missing_user() {
         let (_dir, store) = open_store().await;
-        let result = store.create_api_key(new_key(&UserId::generate(), "aa11")).await;
+        let result = store
+            .create_api_key(new_key(&UserId::generate(), "aa11"))
+            .await;
         assert!(matches!(result, Err(StoreError::NotFound { .. })));
     }
 
@@ -333,7 +356,10 @@ mod tests {
     async fn duplicate_hash_conflicts_without_hash() {
         let (_dir, store) = open_store().await;
         let user = store.create_user(new_user("alice", &[])).await.unwrap();
-        store.create_api_key(new_key(&user.id, "secrethash")).await.unwrap();
+        store
+            .create_api_key(new_key(&user.id, "secrethash"))
+            .await
+            .unwrap();
         let err = store
             .create_api_key(new_key(&user.id, "secrethash"))
             .await
@@ -346,7 +372,10 @@ mod tests {
     async fn expired_key_inactive() {
         let (_dir, store) = open_store().await;
         let user = store.create_user(new_user("alice", &[])).await.unwrap();
-        let key = store.create_api_key(new_key(&user.id, "aa11")).await.unwrap();
+        let key = store
+            .create_api_key(new_key(&user.id, "aa11"))
+            .await
+            .unwrap();
         assert!(!key.is_active(NOW + 86_400_000));
     }
 
@@ -354,15 +383,25 @@ mod tests {
     async fn owner_revokes_own_key() {
         let (_dir, store) = open_store().await;
         let user = store.create_user(new_user("alice", &[])).await.unwrap();
-        let key = store.create_api_key(new_key(&user.id, "aa11")).await.unwrap();
+        let key = store
+            .create_api_key(new_key(&user.id, "aa11"))
+            .await
+            .unwrap();
         let revoked = store
             .revoke_api_key(&key.id, KeyScope::Owner(user.id.clone()), NOW + 5)
             .await
             .unwrap();
         assert_eq!(revoked.revoked_at, Some(NOW + 5));
 
-        let again = store.revoke_api_key(&key.id, KeyScope::Any, NOW + 9).await.unwrap();
-        assert_eq!(again.revoked_at, Some(NOW + 5), "first revocation time lost");
+        let again = store
+            .revoke_api_key(&key.id, KeyScope::Any, NOW + 9)
+            .await
+            .unwrap();
+        assert_eq!(
+            again.revoked_at,
+            Some(NOW + 5),
+            "first revocation time lost"
+        );
         let found = store.api_key_by_hash("aa11").await.unwrap().unwrap();
         assert!(!found.is_active(NOW + 6));
     }
@@ -372,7 +411,10 @@ mod tests {
         let (_dir, store) = open_store().await;
         let alice = store.create_user(new_user("alice", &[])).await.unwrap();
         let mallory = store.create_user(new_user("mallory", &[])).await.unwrap();
-        let key = store.create_api_key(new_key(&alice.id, "aa11")).await.unwrap();
+        let key = store
+            .create_api_key(new_key(&alice.id, "aa11"))
+            .await
+            .unwrap();
         let result = store
             .revoke_api_key(&key.id, KeyScope::Owner(mallory.id.clone()), NOW)
             .await;
@@ -386,9 +428,18 @@ mod tests {
         let (_dir, store) = open_store().await;
         let alice = store.create_user(new_user("alice", &[])).await.unwrap();
         let bob = store.create_user(new_user("bob", &[])).await.unwrap();
-        store.create_api_key(new_key(&alice.id, "aa11")).await.unwrap();
-        store.create_api_key(new_key(&alice.id, "aa22")).await.unwrap();
-        store.create_api_key(new_key(&bob.id, "bb11")).await.unwrap();
+        store
+            .create_api_key(new_key(&alice.id, "aa11"))
+            .await
+            .unwrap();
+        store
+            .create_api_key(new_key(&alice.id, "aa22"))
+            .await
+            .unwrap();
+        store
+            .create_api_key(new_key(&bob.id, "bb11"))
+            .await
+            .unwrap();
         assert_eq!(store.list_api_keys(&alice.id).await.unwrap().len(), 2);
         assert_eq!(store.list_api_keys(&bob.id).await.unwrap().len(), 1);
     }
@@ -397,14 +448,20 @@ mod tests {
     async fn touch_throttled() {
         let (_dir, store) = open_store().await;
         let user = store.create_user(new_user("alice", &[])).await.unwrap();
-        let key = store.create_api_key(new_key(&user.id, "aa11")).await.unwrap();
+        let key = store
+            .create_api_key(new_key(&user.id, "aa11"))
+            .await
+            .unwrap();
 
         store.touch_api_key(&key.id, NOW).await.unwrap();
         store.touch_api_key(&key.id, NOW + 1_000).await.unwrap();
         let found = store.api_key_by_hash("aa11").await.unwrap().unwrap();
         assert_eq!(found.last_used_at, Some(NOW));
 
-        store.touch_api_key(&key.id, NOW + TOUCH_INTERVAL_MS).await.unwrap();
+        store
+            .touch_api_key(&key.id, NOW + TOUCH_INTERVAL_MS)
+            .await
+            .unwrap();
         let found = store.api_key_by_hash("aa11").await.unwrap().unwrap();
         assert_eq!(found.last_used_at, Some(NOW + TOUCH_INTERVAL_MS));
     }

@@ -87,7 +87,10 @@ fn prepare(mut entry: AuditEntry) -> Result<(AuditEntry, String), StoreError> {
     if details.len() > MAX_AUDIT_DETAILS_BYTES {
         return Err(StoreError::invalid(
             "audit details",
-            format!("are {} bytes as JSON; the maximum is {MAX_AUDIT_DETAILS_BYTES}", details.len()),
+            format!(
+                "are {} bytes as JSON; the maximum is {MAX_AUDIT_DETAILS_BYTES}",
+                details.len()
+            ),
         ));
     }
     Ok((entry, details))
@@ -169,7 +172,11 @@ impl Store {
     }
 
     /// Lists audit events matching `filter`, newest first.
-    pub async fn list_audit(&self, filter: AuditFilter, page: Page) -> Result<Paged<AuditRecord>, StoreError> {
+    pub async fn list_audit(
+        &self,
+        filter: AuditFilter,
+        page: Page,
+    ) -> Result<Paged<AuditRecord>, StoreError> {
         self.read("list audit events", move |conn| {
             let (clause, mut values) = filter_clause(&filter);
             let sql = format!(
@@ -219,7 +226,10 @@ mod tests {
         let user = UserId::generate();
         let stored = entry(1_000, "login_success", Some(&user));
         let id = store.insert_audit(stored.clone()).await.unwrap();
-        let listed = store.list_audit(AuditFilter::default(), Page::default()).await.unwrap();
+        let listed = store
+            .list_audit(AuditFilter::default(), Page::default())
+            .await
+            .unwrap();
         assert_eq!(listed.items, vec![AuditRecord { id, entry: stored }]);
     }
 
@@ -234,7 +244,10 @@ mod tests {
             (3_000, "login_success", &bob),
             (4_000, "login_success", &alice),
         ] {
-            store.insert_audit(entry(ts, kind, Some(user))).await.unwrap();
+            store
+                .insert_audit(entry(ts, kind, Some(user)))
+                .await
+                .unwrap();
         }
         let filter = AuditFilter {
             since: Some(1_000),
@@ -261,7 +274,10 @@ mod tests {
         let mut long = entry(1, "login_success", None);
         long.user_agent = Some("é".repeat(MAX_USER_AGENT_CHARS + 10));
         store.insert_audit(long).await.unwrap();
-        let listed = store.list_audit(AuditFilter::default(), Page::default()).await.unwrap();
+        let listed = store
+            .list_audit(AuditFilter::default(), Page::default())
+            .await
+            .unwrap();
         let agent = listed.items[0].entry.user_agent.clone().unwrap_or_default();
         assert_eq!(agent.chars().count(), MAX_USER_AGENT_CHARS);
     }
@@ -272,7 +288,13 @@ mod tests {
         let mut big = entry(1, "login_success", None);
         big.details = serde_json::json!({ "blob": "x".repeat(MAX_AUDIT_DETAILS_BYTES) });
         let result = store.insert_audit(big).await;
-        assert!(matches!(result, Err(StoreError::Invalid { field: "audit details", .. })));
+        assert!(matches!(
+            result,
+            Err(StoreError::Invalid {
+                field: "audit details",
+                ..
+            })
+        ));
     }
 
     #[tokio::test]

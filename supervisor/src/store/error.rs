@@ -36,7 +36,9 @@ pub enum StoreError {
     },
 
     /// A file or directory operation failed.
-    #[error("failed to {operation} {path}: check that the path exists and belongs to the vwmp user")]
+    #[error(
+        "failed to {operation} {path}: check that the path exists and belongs to the vwmp user"
+    )]
     Io {
         operation: &'static str,
         path: PathBuf,

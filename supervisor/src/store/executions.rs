@@ -203,13 +203,19 @@ impl Store {
     /// transaction. Fails with [`StoreError::NotFound`] when the workflow
     /// version or the user does not exist, and with
     /// [`StoreError::Conflict`] when the id or a step id repeats.
-    pub async fn create_execution(&self, execution: NewExecution) -> Result<ExecutionRecord, StoreError> {
+    pub async fn create_execution(
+        &self,
+        execution: NewExecution,
+    ) -> Result<ExecutionRecord, StoreError> {
         validate(&execution)?;
         let parameters = to_json("parameters", &execution.parameters)?;
         if parameters.len() > MAX_DOCUMENT_BYTES {
             return Err(StoreError::invalid(
                 "parameters",
-                format!("are {} bytes as JSON; the maximum is {MAX_DOCUMENT_BYTES}", parameters.len()),
+                format!(
+                    "are {} bytes as JSON; the maximum is {MAX_DOCUMENT_BYTES}",
+                    parameters.len()
+                ),
             ));
         }
         let record = ExecutionRecord {
@@ -297,7 +303,10 @@ impl Store {
     }
 
     /// Returns execution `id` with its steps, or `None`.
-    pub async fn get_execution(&self, id: &ExecutionId) -> Result<Option<ExecutionDetail>, StoreError> {
+    pub async fn get_execution(
+        &self,
+        id: &ExecutionId,
+    ) -> Result<Option<ExecutionDetail>, StoreError> {
         let id = id.clone();
         self.read("get execution", move |conn| {
             load_detail(conn, &id).map_err(db_error("get execution"))
@@ -383,7 +392,11 @@ impl Store {
     }
 
     /// Records why execution `id` stopped early, whatever its status.
-    pub async fn set_execution_error(&self, id: &ExecutionId, error: &str) -> Result<(), StoreError> {
+    pub async fn set_execution_error(
+        &self,
+        id: &ExecutionId,
+        error: &str,
+    ) -> Result<(), StoreError> {
         let id = id.clone();
         let error = error.to_string();
         self.write("set execution error", move |conn| {
@@ -424,14 +437,20 @@ mod tests {
             .collect();
         assert_eq!(
             steps,
-            [("fetch", 0, StepStatus::Pending), ("build", 1, StepStatus::Pending)]
+            [
+                ("fetch", 0, StepStatus::Pending),
+                ("build", 1, StepStatus::Pending)
+            ]
         );
     }
 
     #[tokio::test]
     async fn missing_execution_is_none() {
         let (_dir, store) = open_store().await;
-        assert_eq!(store.get_execution(&ExecutionId::generate()).await.unwrap(), None);
+        assert_eq!(
+            store.get_execution(&ExecutionId::generate()).await.unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
@@ -453,7 +472,11 @@ mod tests {
         let id = execution.id.clone();
         let result = store.create_execution(execution).await;
         assert!(matches!(result, Err(StoreError::Conflict { .. })));
-        assert_eq!(store.get_execution(&id).await.unwrap(), None, "partial execution kept");
+        assert_eq!(
+            store.get_execution(&id).await.unwrap(),
+            None,
+            "partial execution kept"
+        );
     }
 
     #[tokio::test]
@@ -471,8 +494,14 @@ mod tests {
         let (_dir, store) = open_store().await;
         let (owner, workflow) = seed_workflow(&store).await;
         let other = store.create_user(new_user("other", &[])).await.unwrap();
-        let mine = store.create_execution(new_execution(&owner, &workflow)).await.unwrap();
-        let theirs = store.create_execution(new_execution(&other, &workflow)).await.unwrap();
+        let mine = store
+            .create_execution(new_execution(&owner, &workflow))
+            .await
+            .unwrap();
+        let theirs = store
+            .create_execution(new_execution(&other, &workflow))
+            .await
+            .unwrap();
         store
             .set_execution_status(&theirs.id, ExecutionStatus::Cancelled, None)
             .await
@@ -488,7 +517,10 @@ mod tests {
             user_id: Some(owner.id.clone()),
             ..Default::default()
         };
-        let listed = store.list_executions(by_user, Page::default()).await.unwrap();
+        let listed = store
+            .list_executions(by_user, Page::default())
+            .await
+            .unwrap();
         let ids: Vec<_> = listed.items.iter().map(|e| e.id.clone()).collect();
         assert_eq!(ids, vec![mine.id.clone()]);
 
@@ -497,7 +529,10 @@ mod tests {
             status: Some(ExecutionStatus::Cancelled),
             ..Default::default()
         };
-        let listed = store.list_executions(by_status, Page::default()).await.unwrap();
+        let listed = store
+            .list_executions(by_status, Page::default())
+            .await
+            .unwrap();
         let ids: Vec<_> = listed.items.iter().map(|e| e.id.clone()).collect();
         assert_eq!(ids, vec![theirs.id]);
     }
@@ -506,16 +541,26 @@ mod tests {
     async fn cancel_queued_skips_steps() {
         let (_dir, store) = open_store().await;
         let (user, workflow) = seed_workflow(&store).await;
-        let created = store.create_execution(new_execution(&user, &workflow)).await.unwrap();
+        let created = store
+            .create_execution(new_execution(&user, &workflow))
+            .await
+            .unwrap();
         let changed = store
-            .set_execution_status(&created.id, ExecutionStatus::Cancelled, Some("cancelled by alice".into()))
+            .set_execution_status(
+                &created.id,
+                ExecutionStatus::Cancelled,
+                Some("cancelled by alice".into()),
+            )
             .await
             .unwrap();
         assert!(changed);
 
         let detail = store.get_execution(&created.id).await.unwrap().unwrap();
         assert_eq!(detail.execution.status, ExecutionStatus::Cancelled);
-        assert_eq!(detail.execution.error.as_deref(), Some("cancelled by alice"));
+        assert_eq!(
+            detail.execution.error.as_deref(),
+            Some("cancelled by alice")
+        );
         assert!(detail.execution.finished_at.is_some());
         assert!(detail.steps.iter().all(|s| s.status == StepStatus::Skipped));
     }
@@ -524,7 +569,10 @@ mod tests {
     async fn final_status_not_overwritten() {
         let (_dir, store) = open_store().await;
         let (user, workflow) = seed_workflow(&store).await;
-        let created = store.create_execution(new_execution(&user, &workflow)).await.unwrap();
+        let created = store
+            .create_execution(new_execution(&user, &workflow))
+            .await
+            .unwrap();
         store
             .set_execution_status(&created.id, ExecutionStatus::Failed, None)
             .await
@@ -551,8 +599,14 @@ mod tests {
     async fn error_recorded() {
         let (_dir, store) = open_store().await;
         let (user, workflow) = seed_workflow(&store).await;
-        let created = store.create_execution(new_execution(&user, &workflow)).await.unwrap();
-        store.set_execution_error(&created.id, "workspace missing").await.unwrap();
+        let created = store
+            .create_execution(new_execution(&user, &workflow))
+            .await
+            .unwrap();
+        store
+            .set_execution_error(&created.id, "workspace missing")
+            .await
+            .unwrap();
         let detail = store.get_execution(&created.id).await.unwrap().unwrap();
         assert_eq!(detail.execution.error.as_deref(), Some("workspace missing"));
     }

@@ -195,7 +195,9 @@ mod tests {
     use super::*;
 
     fn mode_of(path: &Path) -> u32 {
-        fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0)
+        fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
     }
 
     #[test]
@@ -212,7 +214,10 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         fs::set_permissions(temp.path(), Permissions::from_mode(0o777)).unwrap();
         let result = prepare_directory(temp.path());
-        assert!(matches!(result, Err(StoreError::InsecureDirectory { mode: 0o777, .. })));
+        assert!(matches!(
+            result,
+            Err(StoreError::InsecureDirectory { mode: 0o777, .. })
+        ));
     }
 
     #[test]

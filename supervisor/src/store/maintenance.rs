@@ -99,7 +99,11 @@ impl Store {
     pub async fn prune(&self, cutoffs: PruneCutoffs) -> Result<PruneCounts, StoreError> {
         Ok(PruneCounts {
             executions: self
-                .delete_in_batches("prune executions", DELETE_EXECUTIONS, cutoffs.executions_before)
+                .delete_in_batches(
+                    "prune executions",
+                    DELETE_EXECUTIONS,
+                    cutoffs.executions_before,
+                )
                 .await?,
             audit_events: self
                 .delete_in_batches("prune audit events", DELETE_AUDIT, cutoffs.audit_before)
@@ -192,7 +196,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{ExecutionStatus, Event, EventSink, StepStatus};
+    use crate::engine::{Event, EventSink, ExecutionStatus, StepStatus};
     use crate::store::test_support::{new_execution, new_user, open_store, seed_workflow};
     use crate::store::{AuditEntry, AuditFilter, NewRefreshToken, Page, StoreSink};
 
@@ -202,9 +206,18 @@ mod tests {
     async fn interrupted_marks_unfinished() {
         let (_dir, store) = open_store().await;
         let (user, workflow) = seed_workflow(&store).await;
-        let queued = store.create_execution(new_execution(&user, &workflow)).await.unwrap();
-        let running = store.create_execution(new_execution(&user, &workflow)).await.unwrap();
-        let done = store.create_execution(new_execution(&user, &workflow)).await.unwrap();
+        let queued = store
+            .create_execution(new_execution(&user, &workflow))
+            .await
+            .unwrap();
+        let running = store
+            .create_execution(new_execution(&user, &workflow))
+            .await
+            .unwrap();
+        let done = store
+            .create_execution(new_execution(&user, &workflow))
+            .await
+            .unwrap();
 
         let sink = StoreSink::new(store.clone(), running.id.clone());
         sink.record(&Event::ExecutionStarted {
@@ -233,7 +246,10 @@ mod tests {
         let detail = store.get_execution(&running.id).await.unwrap().unwrap();
         assert_eq!(detail.execution.status, ExecutionStatus::Interrupted);
         assert_eq!(detail.execution.finished_at, Some(5_000));
-        assert!(detail.steps.iter().all(|s| s.status == StepStatus::Interrupted));
+        assert!(detail
+            .steps
+            .iter()
+            .all(|s| s.status == StepStatus::Interrupted));
 
         let detail = store.get_execution(&done.id).await.unwrap().unwrap();
         assert_eq!(detail.execution.status, ExecutionStatus::Succeeded);
@@ -244,8 +260,14 @@ mod tests {
     async fn prune_removes_old_rows() {
         let (_dir, store) = open_store().await;
         let (user, workflow) = seed_workflow(&store).await;
-        let old = store.create_execution(new_execution(&user, &workflow)).await.unwrap();
-        let unfinished = store.create_execution(new_execution(&user, &workflow)).await.unwrap();
+        let old = store
+            .create_execution(new_execution(&user, &workflow))
+            .await
+            .unwrap();
+        let unfinished = store
+            .create_execution(new_execution(&user, &workflow))
+            .await
+            .unwrap();
         let sink = StoreSink::new(store.clone(), old.id.clone());
         sink.record(&Event::StepLog {
             step_id: "fetch".to_string(),
@@ -276,7 +298,8 @@ mod tests {
                 .await
                 .unwrap();
         }
-        for (hash, family, expires_at) in [("a", "f1", 10), ("b", "f1", 20), ("c", "f2", 10 * DAY)] {
+        for (hash, family, expires_at) in [("a", "f1", 10), ("b", "f1", 20), ("c", "f2", 10 * DAY)]
+        {
             store
                 .insert_refresh_token(NewRefreshToken {
                     token_hash: hash.to_string(),
@@ -310,7 +333,10 @@ mod tests {
         assert_eq!(store.get_execution(&old.id).await.unwrap(), None);
         assert!(store.logs(&old.id, None, 0).await.unwrap().is_empty());
         assert!(store.get_execution(&unfinished.id).await.unwrap().is_some());
-        let audit = store.list_audit(AuditFilter::default(), Page::default()).await.unwrap();
+        let audit = store
+            .list_audit(AuditFilter::default(), Page::default())
+            .await
+            .unwrap();
         assert_eq!(audit.items.len(), 1);
         assert!(store.refresh_token_by_hash("c").await.unwrap().is_some());
         assert!(store.integrity_check().await.unwrap());

@@ -49,12 +49,15 @@ mod test_support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use api_keys::{ApiKeyRecord, KeyScope, NewApiKey, MAX_API_KEY_NAME_CHARS, MAX_KEY_PREFIX_CHARS};
-pub use audit::{AuditEntry, AuditFilter, AuditRecord, MAX_AUDIT_DETAILS_BYTES, MAX_USER_AGENT_CHARS};
+pub use api_keys::{
+    ApiKeyRecord, KeyScope, NewApiKey, MAX_API_KEY_NAME_CHARS, MAX_KEY_PREFIX_CHARS,
+};
+pub use audit::{
+    AuditEntry, AuditFilter, AuditRecord, MAX_AUDIT_DETAILS_BYTES, MAX_USER_AGENT_CHARS,
+};
 pub use error::StoreError;
 pub use executions::{
-    ExecutionDetail, ExecutionFilter, ExecutionRecord, NewExecution, StepRecord,
-    MAX_STEP_ID_CHARS,
+    ExecutionDetail, ExecutionFilter, ExecutionRecord, NewExecution, StepRecord, MAX_STEP_ID_CHARS,
 };
 pub use files::{DIRECTORY_MODE, FILE_MODE};
 pub use logs::{LogRecord, DEFAULT_LOG_PAGE, MAX_LOG_PAGE};
@@ -190,8 +193,10 @@ mod tests {
         let pragmas = store
             .write("read pragmas", |conn| {
                 let read = |name: &str| {
-                    conn.pragma_query_value(None, name, |row| row.get::<_, rusqlite::types::Value>(0))
-                        .map_err(codec::db_error("read pragmas"))
+                    conn.pragma_query_value(None, name, |row| {
+                        row.get::<_, rusqlite::types::Value>(0)
+                    })
+                    .map_err(codec::db_error("read pragmas"))
                 };
                 Ok((
                     read("journal_mode")?,
@@ -251,7 +256,10 @@ mod tests {
         store.close().await.unwrap();
 
         let result = Store::open(&path).await;
-        assert!(matches!(result, Err(StoreError::SchemaTooNew { .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(StoreError::SchemaTooNew { .. })),
+            "{result:?}"
+        );
     }
 
     #[tokio::test]

@@ -31,9 +31,7 @@ impl Page {
     /// missing ones and clamping the limit.
     pub fn new(limit: Option<u32>, offset: Option<u64>) -> Page {
         Page {
-            limit: limit
-                .unwrap_or(DEFAULT_PAGE_LIMIT)
-                .clamp(1, MAX_PAGE_LIMIT),
+            limit: limit.unwrap_or(DEFAULT_PAGE_LIMIT).clamp(1, MAX_PAGE_LIMIT),
             offset: offset.unwrap_or(0),
         }
     }

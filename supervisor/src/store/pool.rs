@@ -62,7 +62,11 @@ impl Connections {
     }
 
     /// Runs `work` on the writer connection in a blocking task.
-    pub(super) async fn write<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
+    pub(super) async fn write<T, F>(
+        &self,
+        operation: &'static str,
+        work: F,
+    ) -> Result<T, StoreError>
     where
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,

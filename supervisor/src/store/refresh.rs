@@ -107,7 +107,8 @@ fn insert_error(user_id: &UserId) -> impl Fn(rusqlite::Error) -> StoreError + '_
     }
 }
 
-const INSERT_TOKEN: &str = "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at)
+const INSERT_TOKEN: &str =
+    "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at)
      VALUES (?1, ?2, ?3, ?4, ?5)";
 
 /// Revokes every unrevoked token of `family_id` at `now`; returns the count.
@@ -218,7 +219,11 @@ impl Store {
 
     /// Revokes every token of `family_id` at `now` and returns how many
     /// were still unrevoked.
-    pub async fn revoke_refresh_family(&self, family_id: &str, now: UnixMillis) -> Result<u64, StoreError> {
+    pub async fn revoke_refresh_family(
+        &self,
+        family_id: &str,
+        now: UnixMillis,
+    ) -> Result<u64, StoreError> {
         let family_id = family_id.to_string();
         self.write("revoke refresh token family", move |conn| {
             let count = revoke_family(conn, &family_id, now)
@@ -390,7 +395,10 @@ mod tests {
             .rotate_refresh_token("hash-1", replacement("hash-2"), NOW + 2)
             .await
             .unwrap();
-        assert!(matches!(outcome, RotateOutcome::Reused { .. }), "{outcome:?}");
+        assert!(
+            matches!(outcome, RotateOutcome::Reused { .. }),
+            "{outcome:?}"
+        );
     }
 
     #[tokio::test]
@@ -439,8 +447,20 @@ mod tests {
             .rotate_refresh_token("hash-1", replacement("hash-2"), NOW + 1)
             .await
             .unwrap();
-        assert_eq!(store.revoke_refresh_family("family-1", NOW + 2).await.unwrap(), 2);
-        assert_eq!(store.revoke_refresh_family("family-1", NOW + 3).await.unwrap(), 0);
+        assert_eq!(
+            store
+                .revoke_refresh_family("family-1", NOW + 2)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            store
+                .revoke_refresh_family("family-1", NOW + 3)
+                .await
+                .unwrap(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -457,7 +477,10 @@ mod tests {
         );
         store.revoke_refresh_token("hash-1", NOW + 2).await.unwrap();
         assert_eq!(token(&store, "hash-1").await.revoked_at, Some(NOW + 1));
-        assert_eq!(store.revoke_refresh_token("other", NOW).await.unwrap(), None);
+        assert_eq!(
+            store.revoke_refresh_token("other", NOW).await.unwrap(),
+            None
+        );
     }
 
     #[tokio::test]

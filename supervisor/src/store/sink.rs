@@ -39,7 +39,9 @@ impl StoreSink {
             Event::ExecutionStarted { execution_id } => {
                 self.check_execution(execution_id)?;
                 self.store
-                    .write("record execution start", move |conn| execution_started(conn, &id))
+                    .write("record execution start", move |conn| {
+                        execution_started(conn, &id)
+                    })
                     .await
             }
             Event::StepStarted {
@@ -47,7 +49,8 @@ impl StoreSink {
                 profile,
                 profile_hash,
             } => {
-                let (step_id, profile, hash) = (step_id.clone(), profile.clone(), profile_hash.clone());
+                let (step_id, profile, hash) =
+                    (step_id.clone(), profile.clone(), profile_hash.clone());
                 self.store
                     .write("record step start", move |conn| {
                         let changed = conn
@@ -87,7 +90,8 @@ impl StoreSink {
                 line,
                 truncated,
             } => {
-                let (step_id, stream, line, truncated) = (step_id.clone(), *stream, line.clone(), *truncated);
+                let (step_id, stream, line, truncated) =
+                    (step_id.clone(), *stream, line.clone(), *truncated);
                 self.store
                     .write("record step log", move |conn| {
                         insert_log(conn, &id, &step_id, stream, &line, truncated, now_millis())
@@ -98,7 +102,9 @@ impl StoreSink {
             Event::StepFinished { report } => {
                 let report = report.clone();
                 self.store
-                    .write("record step end", move |conn| step_finished(conn, &id, &report))
+                    .write("record step end", move |conn| {
+                        step_finished(conn, &id, &report)
+                    })
                     .await
             }
             Event::ExecutionFinished {
@@ -133,11 +139,19 @@ impl StoreSink {
 
 impl EventSink for StoreSink {
     fn record<'a>(&'a self, event: &'a Event) -> RecordFuture<'a> {
-        Box::pin(async move { self.apply(event).await.map_err(|err| SinkError(err.to_string())) })
+        Box::pin(async move {
+            self.apply(event)
+                .await
+                .map_err(|err| SinkError(err.to_string()))
+        })
     }
 }
 
-fn step_changed(changed: usize, execution_id: &ExecutionId, step_id: &str) -> Result<(), StoreError> {
+fn step_changed(
+    changed: usize,
+    execution_id: &ExecutionId,
+    step_id: &str,
+) -> Result<(), StoreError> {
     if changed == 0 {
         return Err(StoreError::NotFound {
             what: format!("step `{step_id}` of execution `{execution_id}`"),
@@ -167,14 +181,22 @@ fn execution_started(conn: &mut Connection, id: &ExecutionId) -> Result<(), Stor
 
 /// Stores every field of a step's final report. Profile and confinement
 /// keep their earlier values when the report has none.
-fn step_finished(conn: &mut Connection, id: &ExecutionId, report: &StepReport) -> Result<(), StoreError> {
+fn step_finished(
+    conn: &mut Connection,
+    id: &ExecutionId,
+    report: &StepReport,
+) -> Result<(), StoreError> {
     let outputs = to_json("outputs", &report.outputs)?;
     let confinement = report
         .confinement
         .as_ref()
         .map(|confinement| to_json("confinement", confinement))
         .transpose()?;
-    let usage = report.usage.as_ref().map(|usage| to_json("usage", usage)).transpose()?;
+    let usage = report
+        .usage
+        .as_ref()
+        .map(|usage| to_json("usage", usage))
+        .transpose()?;
     let denial_hints = to_json("denial hints", &report.denial_hints)?;
     let duration_ms = i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX);
 
@@ -268,13 +290,20 @@ mod tests {
     async fn started_sink() -> (tempfile::TempDir, Store, StoreSink) {
         let (dir, store) = open_store().await;
         let (user, workflow) = seed_workflow(&store).await;
-        let execution = store.create_execution(new_execution(&user, &workflow)).await.unwrap();
+        let execution = store
+            .create_execution(new_execution(&user, &workflow))
+            .await
+            .unwrap();
         let sink = StoreSink::new(store.clone(), execution.id);
         (dir, store, sink)
     }
 
     async fn detail(store: &Store, sink: &StoreSink) -> ExecutionDetail {
-        store.get_execution(sink.execution_id()).await.unwrap().unwrap()
+        store
+            .get_execution(sink.execution_id())
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     #[tokio::test]
@@ -300,11 +329,17 @@ mod tests {
             denial_hints: vec![],
             log_truncated: false,
         };
-        let build = StepReport::not_run("build", StepStatus::Skipped, Some("dependency failed".to_string()));
+        let build = StepReport::not_run(
+            "build",
+            StepStatus::Skipped,
+            Some("dependency failed".to_string()),
+        );
         record_all(
             &sink,
             &[
-                Event::ExecutionStarted { execution_id: id.clone() },
+                Event::ExecutionStarted {
+                    execution_id: id.clone(),
+                },
                 Event::StepStarted {
                     step_id: "fetch".to_string(),
                     profile: "default".to_string(),
@@ -370,7 +405,11 @@ mod tests {
                     confinement: confinement(),
                 },
                 Event::StepFinished {
-                    report: StepReport::not_run("fetch", StepStatus::Failed, Some("killed".to_string())),
+                    report: StepReport::not_run(
+                        "fetch",
+                        StepStatus::Failed,
+                        Some("killed".to_string()),
+                    ),
                 },
             ],
         )
@@ -425,11 +464,16 @@ mod tests {
     async fn logs_paginate_by_id() {
         let (_dir, store, sink) = started_sink().await;
         for index in 0..5 {
-            sink.record(&log("fetch", &format!("line {index}"))).await.unwrap();
+            sink.record(&log("fetch", &format!("line {index}")))
+                .await
+                .unwrap();
         }
         let first = store.logs(sink.execution_id(), None, 2).await.unwrap();
         assert_eq!(first.len(), 2);
-        let rest = store.logs(sink.execution_id(), Some(first[1].id), 10).await.unwrap();
+        let rest = store
+            .logs(sink.execution_id(), Some(first[1].id), 10)
+            .await
+            .unwrap();
         let lines: Vec<_> = rest.iter().map(|r| r.line.as_str()).collect();
         assert_eq!(lines, ["line 2", "line 3", "line 4"]);
     }
@@ -443,14 +487,25 @@ mod tests {
             .write("seed logs", move |conn| {
                 let tx = conn.transaction().map_err(db_error("seed logs"))?;
                 for index in 0..=MAX_LOG_PAGE {
-                    insert_log(&tx, &id, "fetch", LogStream::Stderr, &index.to_string(), false, 0)
-                        .map_err(db_error("seed logs"))?;
+                    insert_log(
+                        &tx,
+                        &id,
+                        "fetch",
+                        LogStream::Stderr,
+                        &index.to_string(),
+                        false,
+                        0,
+                    )
+                    .map_err(db_error("seed logs"))?;
                 }
                 tx.commit().map_err(db_error("seed logs"))
             })
             .await
             .unwrap();
-        let page = store.logs(sink.execution_id(), None, u32::MAX).await.unwrap();
+        let page = store
+            .logs(sink.execution_id(), None, u32::MAX)
+            .await
+            .unwrap();
         assert_eq!(page.len(), MAX_LOG_PAGE as usize);
     }
 
@@ -473,7 +528,8 @@ mod tests {
             let sink = Arc::clone(&sink);
             tasks.spawn(async move {
                 for line in 0..LINES {
-                    sink.record(&log(&format!("step{task}"), &line.to_string())).await?;
+                    sink.record(&log(&format!("step{task}"), &line.to_string()))
+                        .await?;
                 }
                 Ok::<_, SinkError>(())
             });
@@ -486,7 +542,10 @@ mod tests {
         let mut records: Vec<LogRecord> = Vec::new();
         loop {
             let after = records.last().map(|record| record.id);
-            let page = store.logs(&execution.id, after, MAX_LOG_PAGE).await.unwrap();
+            let page = store
+                .logs(&execution.id, after, MAX_LOG_PAGE)
+                .await
+                .unwrap();
             if page.is_empty() {
                 break;
             }

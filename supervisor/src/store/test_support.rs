@@ -24,7 +24,8 @@ pub(super) fn new_user(username: &str, roles: &[Role]) -> NewUser {
 }
 
 /// A small valid workflow definition.
-pub(super) const DEFINITION: &str = r#"{"name":"demo","version":"1.0.0","steps":[{"id":"fetch"},{"id":"build"}]}"#;
+pub(super) const DEFINITION: &str =
+    r#"{"name":"demo","version":"1.0.0","steps":[{"id":"fetch"},{"id":"build"}]}"#;
 
 /// Creates a user and a workflow owned by that user.
 pub(super) async fn seed_workflow(store: &Store) -> (UserRecord, WorkflowRecord) {

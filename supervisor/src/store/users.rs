@@ -258,7 +258,16 @@ mod tests {
         for good in ["a", "alice", "a.b-c_d9", &"a".repeat(64)] {
             assert!(validate_username(good).is_ok(), "{good:?} rejected");
         }
-        for bad in ["", "Alice", "9lives", "_x", "a b", "a/b", "é", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Alice",
+            "9lives",
+            "_x",
+            "a b",
+            "a/b",
+            "é",
+            &"a".repeat(65),
+        ] {
             assert!(validate_username(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -267,7 +276,10 @@ mod tests {
     async fn create_and_find() {
         let (_dir, store) = open_store().await;
         let created = store
-            .create_user(new_user("alice", &[Role::Editor, Role::Viewer, Role::Editor]))
+            .create_user(new_user(
+                "alice",
+                &[Role::Editor, Role::Viewer, Role::Editor],
+            ))
             .await
             .unwrap();
         assert_eq!(created.roles, vec![Role::Viewer, Role::Editor]);
@@ -298,13 +310,22 @@ mod tests {
     async fn invalid_username_rejected() {
         let (_dir, store) = open_store().await;
         let result = store.create_user(new_user("Bob", &[])).await;
-        assert!(matches!(result, Err(StoreError::Invalid { field: "username", .. })));
+        assert!(matches!(
+            result,
+            Err(StoreError::Invalid {
+                field: "username",
+                ..
+            })
+        ));
     }
 
     #[tokio::test]
     async fn roles_replaced() {
         let (_dir, store) = open_store().await;
-        let user = store.create_user(new_user("carol", &[Role::Viewer])).await.unwrap();
+        let user = store
+            .create_user(new_user("carol", &[Role::Viewer]))
+            .await
+            .unwrap();
         store
             .set_user_roles(&user.id, &[Role::Admin, Role::Executor])
             .await
@@ -316,7 +337,9 @@ mod tests {
     #[tokio::test]
     async fn roles_of_missing_user() {
         let (_dir, store) = open_store().await;
-        let result = store.set_user_roles(&UserId::generate(), &[Role::Admin]).await;
+        let result = store
+            .set_user_roles(&UserId::generate(), &[Role::Admin])
+            .await;
         assert!(matches!(result, Err(StoreError::NotFound { .. })));
     }
 

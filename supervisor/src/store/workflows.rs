@@ -45,7 +45,10 @@ fn validate(name: &str, definition: &str) -> Result<(), StoreError> {
     if definition.len() > MAX_DOCUMENT_BYTES {
         return Err(StoreError::invalid(
             "workflow definition",
-            format!("is {} bytes; the maximum is {MAX_DOCUMENT_BYTES}", definition.len()),
+            format!(
+                "is {} bytes; the maximum is {MAX_DOCUMENT_BYTES}",
+                definition.len()
+            ),
         ));
     }
     serde_json::from_str::<serde::de::IgnoredAny>(definition).map_err(|err| {
@@ -156,7 +159,14 @@ impl Store {
                     failed(err)
                 }
             })?;
-            insert_version(&tx, &summary.id, 1, &record.definition, &summary.owner_id, now)?;
+            insert_version(
+                &tx,
+                &summary.id,
+                1,
+                &record.definition,
+                &summary.owner_id,
+                now,
+            )?;
             tx.commit().map_err(&failed)?;
             Ok(record)
         })
@@ -165,7 +175,10 @@ impl Store {
 
     /// Returns the current version of workflow `id`, or `None` when it does
     /// not exist or was deleted.
-    pub async fn get_workflow(&self, id: &WorkflowId) -> Result<Option<WorkflowRecord>, StoreError> {
+    pub async fn get_workflow(
+        &self,
+        id: &WorkflowId,
+    ) -> Result<Option<WorkflowRecord>, StoreError> {
         let id = id.clone();
         self.read("get workflow", move |conn| {
             let sql = format!(
@@ -195,7 +208,11 @@ impl Store {
                  WHERE w.id = ?1 AND v.version = ?2"
             );
             conn.prepare_cached(&sql)
-                .and_then(|mut query| query.query_row(params![id, version], read_record).optional())
+                .and_then(|mut query| {
+                    query
+                        .query_row(params![id, version], read_record)
+                        .optional()
+                })
                 .map_err(db_error("get workflow version"))
         })
         .await
@@ -386,15 +403,29 @@ mod tests {
         let result = store
             .create_workflow(&user.id, "demo", "{not json".to_string())
             .await;
-        assert!(matches!(result, Err(StoreError::Invalid { field: "workflow definition", .. })));
+        assert!(matches!(
+            result,
+            Err(StoreError::Invalid {
+                field: "workflow definition",
+                ..
+            })
+        ));
     }
 
     #[tokio::test]
     async fn empty_name_rejected() {
         let (_dir, store) = open_store().await;
         let user = store.create_user(new_user("alice", &[])).await.unwrap();
-        let result = store.create_workflow(&user.id, "", DEFINITION.to_string()).await;
-        assert!(matches!(result, Err(StoreError::Invalid { field: "workflow name", .. })));
+        let result = store
+            .create_workflow(&user.id, "", DEFINITION.to_string())
+            .await;
+        assert!(matches!(
+            result,
+            Err(StoreError::Invalid {
+                field: "workflow name",
+                ..
+            })
+        ));
     }
 
     #[tokio::test]
