@@ -15,6 +15,7 @@
 //! - `metrics/`: counters and histograms for `GET /metrics` (Prometheus text).
 //! - `api/`: the HTTP API routes (warp).
 //! - `server/`: `vwmp serve`: wiring, background tasks and shutdown.
+//! - `client/`: a small HTTP client of the API, for `vwmp demo` and benchmarks.
 //! - `cli/`: the `vwmp` command line.
 #![deny(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod engine;
 pub mod launcher;

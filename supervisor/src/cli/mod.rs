@@ -4,8 +4,11 @@
 //! in any other state, 2 for invalid arguments or an invalid workflow.
 //! `vwmp profile run` exits with the command's own code, 128+N when a signal
 //! N killed it, 124 on timeout and 125 when the sandbox or worker failed.
+//! `vwmp demo` exits 0 when the example execution succeeded, 1 otherwise,
+//! 2 for invalid arguments.
 
 mod defaults;
+mod demo;
 mod profile;
 mod run;
 mod serve;
@@ -29,6 +32,9 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a temporary server, execute an example workflow through its API
+    /// and show each step's confinement; the first command to try.
+    Demo(demo::DemoArgs),
     /// Execute a workflow file on this machine, each step in a confined worker.
     Run(run::RunArgs),
     /// Check, show and try sandbox profiles.
@@ -98,6 +104,7 @@ pub fn main() -> i32 {
     };
     runtime.block_on(async move {
         match cli.command {
+            Command::Demo(args) => demo::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Profile(command) => profile::run(command).await,
             Command::Plugin(command) => plugin_command(command),
