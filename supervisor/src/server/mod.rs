@@ -13,6 +13,7 @@
 //! - `audit_sink.rs`: stores audit events in the database.
 //! - `state_dir.rs`: the state directory and its mode.
 //! - `retention.rs`: the pruning task.
+//! - `systemd.rs`: READY, STOPPING and WATCHDOG notifications.
 //! - `error.rs`: [`ServeError`].
 
 mod audit_sink;
@@ -20,6 +21,7 @@ mod error;
 mod retention;
 mod state;
 mod state_dir;
+pub mod systemd;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
