@@ -7,7 +7,9 @@
 //! - `principal.rs`: authentication of `Authorization: Bearer` and the
 //!   authorization helper that audits denials.
 //! - One file per route group, each with a `routes(state)` function:
-//!   `health.rs` (`/healthz`, `/readyz`, `/metrics`).
+//!   `health.rs` (`/healthz`, `/readyz`, `/metrics`), `auth.rs` (login,
+//!   refresh, logout), `users.rs`, `api_keys.rs`, `audit.rs`,
+//!   `profiles.rs`, `plugins.rs` and `openapi.rs`.
 //!
 //! Every route is built by [`finish`]: once a request matched a route's path
 //! and method, any later rejection (authentication, body, handler error) is
@@ -18,11 +20,18 @@
 //! [`ROUTES`] lists every (method, path template) pair; a test checks it
 //! against docs/openapi.json and against the registered filters.
 
+mod api_keys;
+mod audit;
+mod auth;
 pub mod body;
 mod health;
+mod openapi;
+mod plugins;
 pub mod principal;
 pub mod problem;
+mod profiles;
 pub mod query;
+mod users;
 
 use std::convert::Infallible;
 
@@ -52,7 +61,16 @@ pub type Route = BoxedFilter<(Response,)>;
 pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     let metrics = state.metrics.clone();
     // One line per route group.
-    let all = one_of(vec![health::routes(state)]);
+    let all = one_of(vec![
+        health::routes(state),
+        openapi::routes(state),
+        auth::routes(state),
+        users::routes(state),
+        api_keys::routes(state),
+        audit::routes(state),
+        profiles::routes(state),
+        plugins::routes(state),
+    ]);
     all.recover(move |rejection| {
         let metrics = metrics.clone();
         async move { Ok::<_, Infallible>(recover_unmatched(&metrics, rejection)) }
