@@ -153,7 +153,7 @@ pub async fn start(
 }
 
 /// Runs the startup steps before the listener and returns the state.
-async fn build_state(config: Config) -> Result<AppState, ServeError> {
+pub(crate) async fn build_state(config: Config) -> Result<AppState, ServeError> {
     prepare_state_dir(&config.storage.state_dir)?;
     let store = Store::open(&config.storage.database).await?;
 
