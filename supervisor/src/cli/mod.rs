@@ -8,6 +8,8 @@
 mod defaults;
 mod profile;
 mod run;
+mod serve;
+mod user;
 
 use std::path::PathBuf;
 
@@ -35,6 +37,31 @@ pub enum Command {
     /// Tools for plugin authors.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Serve the HTTP API until SIGTERM or SIGINT.
+    Serve(serve::ServeArgs),
+    /// Check configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage user accounts in the configured database.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `vwmp config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved configuration of FILE with secrets masked, or the error (exit 1).
+    Check {
+        /// Configuration file (TOML).
+        file: PathBuf,
+    },
+}
+
+/// `vwmp user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user with a password and roles.
+    Add(user::UserAddArgs),
 }
 
 /// `vwmp plugin` subcommands.
@@ -55,7 +82,10 @@ pub enum PluginCommand {
 /// Parses the arguments, runs the command and returns the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    init_tracing();
+    // `vwmp serve` sets up tracing from its configuration file.
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_tracing();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -71,6 +101,9 @@ pub fn main() -> i32 {
             Command::Run(args) => run::run(args).await,
             Command::Profile(command) => profile::run(command).await,
             Command::Plugin(command) => plugin_command(command),
+            Command::Serve(args) => serve::run(args).await,
+            Command::Config(ConfigCommand::Check { file }) => serve::check(&file),
+            Command::User(UserCommand::Add(args)) => user::add(args).await,
         }
     })
 }
