@@ -7,7 +7,9 @@
 //! - `principal.rs`: authentication of `Authorization: Bearer` and the
 //!   authorization helper that audits denials.
 //! - One file per route group, each with a `routes(state)` function:
-//!   `health.rs` (`/healthz`, `/readyz`, `/metrics`).
+//!   `health.rs` (`/healthz`, `/readyz`, `/metrics`), `workflows.rs`
+//!   (`/api/v1/workflows`), `executions.rs` (`/api/v1/executions` and
+//!   `POST /api/v1/workflows/{id}/executions`).
 //!
 //! Every route is built by [`finish`]: once a request matched a route's path
 //! and method, any later rejection (authentication, body, handler error) is
@@ -19,10 +21,12 @@
 //! against docs/openapi.json and against the registered filters.
 
 pub mod body;
+mod executions;
 mod health;
 pub mod principal;
 pub mod problem;
 pub mod query;
+mod workflows;
 
 use std::convert::Infallible;
 
@@ -43,7 +47,21 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Every route as (method, path template). Path templates use OpenAPI's
 /// `{name}` syntax and are the `route` label of `vwmp_http_requests_total`.
-pub const ROUTES: &[(&str, &str)] = &[("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")];
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/api/v1/workflows"),
+    ("POST", "/api/v1/workflows"),
+    ("GET", "/api/v1/workflows/{id}"),
+    ("PUT", "/api/v1/workflows/{id}"),
+    ("DELETE", "/api/v1/workflows/{id}"),
+    ("POST", "/api/v1/workflows/{id}/executions"),
+    ("GET", "/api/v1/executions"),
+    ("GET", "/api/v1/executions/{id}"),
+    ("GET", "/api/v1/executions/{id}/logs"),
+    ("POST", "/api/v1/executions/{id}/cancel"),
+];
 
 /// A finished route: it answers every request it matched.
 pub type Route = BoxedFilter<(Response,)>;
@@ -52,7 +70,11 @@ pub type Route = BoxedFilter<(Response,)>;
 pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     let metrics = state.metrics.clone();
     // One line per route group.
-    let all = one_of(vec![health::routes(state)]);
+    let all = one_of(vec![
+        health::routes(state),
+        workflows::routes(state),
+        executions::routes(state),
+    ]);
     all.recover(move |rejection| {
         let metrics = metrics.clone();
         async move { Ok::<_, Infallible>(recover_unmatched(&metrics, rejection)) }

@@ -535,3 +535,35 @@ fn now_millis() -> i64 {
         .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
+
+/// Logs a warning when a root-started supervisor's workers, which switch to
+/// uid `run_as_uid`, cannot reach directories under `workspace_root`: a
+/// parent directory without search permission for them fails every step.
+/// The engine makes `workspace_root` itself searchable; its parents are
+/// left to the operator.
+pub fn check_workspace_root(workspace_root: &std::path::Path, run_as_uid: u32) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    if !crate::engine::running_as_root() {
+        return;
+    }
+    for dir in workspace_root.ancestors().skip(1) {
+        let Ok(metadata) = std::fs::metadata(dir) else {
+            continue;
+        };
+        let mode = metadata.permissions().mode();
+        let searchable =
+            mode & 0o001 != 0 || (metadata.uid() == run_as_uid && mode & 0o100 != 0);
+        if !searchable {
+            tracing::warn!(
+                directory = %dir.display(),
+                workspace_root = %workspace_root.display(),
+                uid = run_as_uid,
+                "workers cannot reach the workspace root because this directory is not \
+                 searchable by their uid: run `chmod o+x` on it or set engine.workspace_root \
+                 under a searchable directory"
+            );
+            return;
+        }
+    }
+}
