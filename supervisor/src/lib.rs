@@ -7,6 +7,8 @@
 //! - `profiles/`: sandbox profile files, their resolution and seccomp compilation.
 //! - `launcher/`: spawns one confined worker per step and supervises it.
 //! - `engine/`: the DAG scheduler that runs a workflow's steps.
+//! - `executions/`: the server's execution service: queue, background runs,
+//!   cancel, live events and shutdown.
 //! - `model/`: validated ids and roles shared by the store, auth and API.
 //! - `store/`: SQLite storage of users, workflows, executions, logs and audit.
 //! - `auth/`: passwords, tokens, API keys, throttling and role checks.
@@ -26,6 +28,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod engine;
+pub mod executions;
 pub mod launcher;
 pub mod metrics;
 pub mod model;

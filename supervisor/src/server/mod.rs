@@ -35,12 +35,13 @@ use tokio::task::JoinHandle;
 pub use audit_sink::{audit_entry, StoreAuditSink};
 pub use error::ServeError;
 pub use retention::cutoffs as retention_cutoffs;
-pub use state::{AppState, StateParts};
+pub use state::{AppState, ExecutionParts, StateParts};
 pub use state_dir::{prepare_state_dir, STATE_DIR_MODE};
 
 use crate::audit::AuditLog;
 use crate::auth::{JwtIssuer, SigningKey};
 use crate::config::Config;
+use crate::executions::ServiceSettings;
 use crate::metrics::Metrics;
 use crate::plugins::Registry;
 use crate::profiles::ProfileSet;
@@ -49,6 +50,12 @@ use crate::store::Store;
 /// Time that requests in progress get to finish after shutdown starts;
 /// connections still open after it are closed.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Time that running executions get to finish after shutdown starts; the
+/// ones still running after it are killed and recorded `interrupted`. It
+/// runs alongside [`DRAIN_TIMEOUT`] and stays below systemd's default stop
+/// timeout of 90 s.
+pub const EXECUTION_GRACE: Duration = Duration::from_secs(30);
 
 /// A running server.
 #[derive(Debug)]
@@ -80,19 +87,40 @@ impl ServerHandle {
     }
 
     /// Waits until the server has stopped (after [`ServerHandle::shutdown`]
-    /// or a fatal error), then closes the database.
+    /// or a fatal error), then drains the executions (see
+    /// [`EXECUTION_GRACE`]) and closes the database.
     pub async fn wait(self) {
         let mut server = self.server;
-        if tokio::time::timeout(DRAIN_TIMEOUT, &mut server)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                timeout_secs = DRAIN_TIMEOUT.as_secs(),
-                "requests did not finish in time after shutdown; closing their connections"
-            );
-            server.abort();
-        }
+        let drain_requests = async {
+            if tokio::time::timeout(DRAIN_TIMEOUT, &mut server)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    timeout_secs = DRAIN_TIMEOUT.as_secs(),
+                    "requests did not finish in time after shutdown; closing their connections"
+                );
+                server.abort();
+            }
+        };
+        let drain_executions = async {
+            // The HTTP server ends only after a shutdown request or a fatal
+            // error; executions stop in both cases.
+            let mut stop = self.shutdown.subscribe();
+            let _ = stop.wait_for(|stop| *stop).await;
+            let report = self.state.executions.shutdown(EXECUTION_GRACE).await;
+            if !report.interrupted.is_empty() {
+                tracing::warn!(
+                    count = report.interrupted.len(),
+                    "executions still running at shutdown were recorded interrupted"
+                );
+            }
+        };
+        let server_ended = async {
+            drain_requests.await;
+            self.shutdown.send_replace(true);
+        };
+        tokio::join!(server_ended, drain_executions);
         self.shutdown.send_replace(true);
         if let Err(error) = self.retention.await {
             tracing::error!(%error, "the retention task failed");
@@ -168,6 +196,21 @@ pub(crate) async fn build_state(config: Config) -> Result<AppState, ServeError> 
     let key = SigningKey::load_or_create(&config.auth.signing_key_file)?;
     let jwt = JwtIssuer::new(key, &config.auth.issuer, &config.auth.audience);
 
+    let worker_path = match &config.engine.worker_path {
+        Some(path) => path.clone(),
+        None => crate::launcher::find_worker_binary().ok_or_else(|| {
+            ServeError::WorkerMissing(
+                "vwmp-worker was not found next to vwmp; install it there or set \
+                 engine.worker_path"
+                    .to_string(),
+            )
+        })?,
+    };
+    crate::executions::check_workspace_root(
+        &config.engine.workspace_root,
+        config.engine.run_as_uid,
+    );
+
     let plugins = Registry::load_dir(&config.engine.plugins_dir)?;
     let profiles = ProfileSet::load(&config.engine.profiles_dir)?;
     tracing::info!(
@@ -191,5 +234,9 @@ pub(crate) async fn build_state(config: Config) -> Result<AppState, ServeError> 
         jwt,
         plugins,
         profiles,
+        executions: ExecutionParts {
+            worker_path,
+            settings: ServiceSettings::default(),
+        },
     }))
 }

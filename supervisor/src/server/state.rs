@@ -1,11 +1,17 @@
 //! The application state that every request handler shares.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use vwmp_protocol::RunAs;
 
 use crate::audit::AuditLog;
 use crate::auth::{JwtIssuer, LoginThrottle};
 use crate::config::Config;
+use crate::engine::{Engine, EngineSettings};
+use crate::executions::{ExecutionService, ServiceSettings};
+use crate::launcher::{Launcher, LauncherConfig};
 use crate::metrics::Metrics;
 use crate::plugins::Registry;
 use crate::profiles::ProfileSet;
@@ -26,6 +32,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub plugins: Arc<Registry>,
     pub profiles: Arc<ProfileSet>,
+    /// Runs, cancels and drains executions.
+    pub executions: ExecutionService,
     /// Set when shutdown starts, so `GET /readyz` answers 503 while
     /// requests in progress drain.
     pub shutting_down: Arc<AtomicBool>,
@@ -50,11 +58,52 @@ pub struct StateParts {
     pub jwt: JwtIssuer,
     pub plugins: Registry,
     pub profiles: ProfileSet,
+    pub executions: ExecutionParts,
+}
+
+/// What the execution service needs besides the plugins, profiles and
+/// configuration.
+pub struct ExecutionParts {
+    /// Path of the `vwmp-worker` binary.
+    pub worker_path: PathBuf,
+    pub settings: ServiceSettings,
 }
 
 impl AppState {
-    /// Creates the state from its parts, with a fresh login throttle.
+    /// Creates the state from its parts, with a fresh login throttle and
+    /// an execution service whose engine shares the plugins and profiles.
+    /// Call it inside a Tokio runtime: the launcher starts its pool of idle
+    /// workers at once.
     pub fn new(parts: StateParts) -> AppState {
+        let plugins = Arc::new(parts.plugins);
+        let profiles = Arc::new(parts.profiles);
+        let engine_config = &parts.config.engine;
+        // NOTE: `max_parallel_steps` bounds the steps of each execution; the
+        // service bounds the executions that run at once, so up to
+        // `max_running` times as many steps can run in total.
+        let max_parallel = engine_config.max_parallel_steps;
+        let engine = Engine::new(
+            Launcher::with_pool(
+                LauncherConfig::new(parts.executions.worker_path),
+                max_parallel,
+            ),
+            Arc::clone(&plugins),
+            Arc::clone(&profiles),
+            EngineSettings {
+                max_parallel,
+                workspace_root: engine_config.workspace_root.clone(),
+                run_as: RunAs {
+                    uid: engine_config.run_as_uid,
+                    gid: engine_config.run_as_gid,
+                },
+            },
+        );
+        let executions = ExecutionService::new(
+            engine,
+            parts.store.clone(),
+            Arc::clone(&parts.metrics),
+            parts.executions.settings,
+        );
         AppState {
             config: Arc::new(parts.config),
             store: parts.store,
@@ -62,8 +111,9 @@ impl AppState {
             metrics: parts.metrics,
             jwt: Arc::new(parts.jwt),
             throttle: Arc::new(LoginThrottle::default()),
-            plugins: Arc::new(parts.plugins),
-            profiles: Arc::new(parts.profiles),
+            plugins,
+            profiles,
+            executions,
             shutting_down: Arc::new(AtomicBool::new(false)),
         }
     }
