@@ -7,6 +7,8 @@
 //! - `profiles/`: sandbox profile files, their resolution and seccomp compilation.
 //! - `launcher/`: spawns one confined worker per step and supervises it.
 //! - `engine/`: the DAG scheduler that runs a workflow's steps.
+//! - `executions/`: the server's execution service: queue, background runs,
+//!   cancel, live events and shutdown.
 //! - `model/`: validated ids and roles shared by the store, auth and API.
 //! - `store/`: SQLite storage of users, workflows, executions, logs and audit.
 //! - `auth/`: passwords, tokens, API keys, throttling and role checks.
@@ -15,6 +17,7 @@
 //! - `metrics/`: counters and histograms for `GET /metrics` (Prometheus text).
 //! - `api/`: the HTTP API routes (warp).
 //! - `server/`: `vwmp serve`: wiring, background tasks and shutdown.
+//! - `client/`: a small HTTP client of the API, for `vwmp demo` and benchmarks.
 //! - `cli/`: the `vwmp` command line.
 #![deny(unsafe_code)]
 
@@ -22,8 +25,10 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod engine;
+pub mod executions;
 pub mod launcher;
 pub mod metrics;
 pub mod model;

@@ -4,10 +4,15 @@
 //! in any other state, 2 for invalid arguments or an invalid workflow.
 //! `vwmp profile run` exits with the command's own code, 128+N when a signal
 //! N killed it, 124 on timeout and 125 when the sandbox or worker failed.
+//! `vwmp demo` exits 0 when the example execution succeeded, 1 otherwise,
+//! 2 for invalid arguments.
 
 mod defaults;
+mod demo;
 mod profile;
 mod run;
+mod serve;
+mod user;
 
 use std::path::PathBuf;
 
@@ -27,6 +32,9 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a temporary server, execute an example workflow through its API
+    /// and show each step's confinement; the first command to try.
+    Demo(demo::DemoArgs),
     /// Execute a workflow file on this machine, each step in a confined worker.
     Run(run::RunArgs),
     /// Check, show and try sandbox profiles.
@@ -35,6 +43,31 @@ pub enum Command {
     /// Tools for plugin authors.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Serve the HTTP API until SIGTERM or SIGINT.
+    Serve(serve::ServeArgs),
+    /// Check configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage user accounts in the configured database.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `vwmp config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved configuration of FILE with secrets masked, or the error (exit 1).
+    Check {
+        /// Configuration file (TOML).
+        file: PathBuf,
+    },
+}
+
+/// `vwmp user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user with a password and roles.
+    Add(user::UserAddArgs),
 }
 
 /// `vwmp plugin` subcommands.
@@ -55,7 +88,10 @@ pub enum PluginCommand {
 /// Parses the arguments, runs the command and returns the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    init_tracing();
+    // `vwmp serve` sets up tracing from its configuration file.
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_tracing();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,9 +104,13 @@ pub fn main() -> i32 {
     };
     runtime.block_on(async move {
         match cli.command {
+            Command::Demo(args) => demo::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Profile(command) => profile::run(command).await,
             Command::Plugin(command) => plugin_command(command),
+            Command::Serve(args) => serve::run(args).await,
+            Command::Config(ConfigCommand::Check { file }) => serve::check(&file),
+            Command::User(UserCommand::Add(args)) => user::add(args).await,
         }
     })
 }

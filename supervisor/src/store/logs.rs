@@ -55,6 +55,31 @@ pub(super) fn insert_log(
 }
 
 impl Store {
+    /// Appends one log line of `step_id` to execution `execution_id`,
+    /// committed before it returns, and returns the line's id: the cursor
+    /// that [`Store::logs`] pages by. Live event streams send the id along,
+    /// so a client that reads the stored lines and then follows the live
+    /// ones can drop what it already has.
+    pub async fn append_log(
+        &self,
+        execution_id: &ExecutionId,
+        step_id: &str,
+        stream: LogStream,
+        line: &str,
+        truncated: bool,
+    ) -> Result<i64, StoreError> {
+        let execution_id = execution_id.clone();
+        let step_id = step_id.to_string();
+        let line = line.to_string();
+        self.write("append step log", move |conn| {
+            let now = super::codec::now_millis();
+            insert_log(conn, &execution_id, &step_id, stream, &line, truncated, now)
+                .map_err(db_error("append step log"))?;
+            Ok(conn.last_insert_rowid())
+        })
+        .await
+    }
+
     /// Returns up to `limit` log lines of execution `execution_id` (capped
     /// at [`MAX_LOG_PAGE`]; 0 means [`DEFAULT_LOG_PAGE`]) whose id is
     /// greater than `after_id`, oldest first.

@@ -238,6 +238,32 @@ impl Store {
         .await
     }
 
+    /// Lists workflows that are not deleted, newest first, each with the
+    /// definition of its current version, in one query.
+    pub async fn list_workflow_records(
+        &self,
+        page: Page,
+    ) -> Result<Paged<WorkflowRecord>, StoreError> {
+        self.read("list workflow records", move |conn| {
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS} FROM workflows w
+                 JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.current_version
+                 WHERE w.deleted_at IS NULL
+                 ORDER BY w.created_at DESC, w.id DESC LIMIT ?1 OFFSET ?2"
+            );
+            let rows = conn
+                .prepare_cached(&sql)
+                .and_then(|mut query| {
+                    query
+                        .query_map([page.query_limit(), page.query_offset()], read_record)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_error("list workflow records"))?;
+            Ok(page.finish(rows))
+        })
+        .await
+    }
+
     /// Adds a version of workflow `id` with `name` and `definition`, made by
     /// `by`, and makes it current. Earlier versions are kept. Fails with
     /// [`StoreError::NotFound`] when the workflow does not exist or was
@@ -319,6 +345,30 @@ mod tests {
         assert_eq!(created.summary.owner_id, user.id);
         let found = store.get_workflow(&created.summary.id).await.unwrap();
         assert_eq!(found, Some(created));
+    }
+
+    #[tokio::test]
+    async fn records_listed_with_current_definition() {
+        let (_dir, store) = open_store().await;
+        let (user, first) = seed_workflow(&store).await;
+        let second = store
+            .create_workflow(&user.id, "second", DEFINITION.to_string())
+            .await
+            .unwrap();
+        store
+            .update_workflow(&first.summary.id, "demo v2", SECOND.to_string(), &user.id)
+            .await
+            .unwrap();
+        store.delete_workflow(&second.summary.id).await.unwrap();
+
+        let listed = store
+            .list_workflow_records(Page::default())
+            .await
+            .unwrap();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].version, 2);
+        assert_eq!(listed.items[0].definition, SECOND);
+        assert_eq!(listed.next_offset, None);
     }
 
     #[tokio::test]

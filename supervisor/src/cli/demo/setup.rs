@@ -1,0 +1,234 @@
+//! The demo's state directory, its server configuration and its user.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+use super::DemoArgs;
+use crate::audit::{AuditEvent, AuditEventType, AuditOutcome};
+use crate::auth::{generate_password, hash_new_password_async, Password};
+use crate::cli::defaults;
+use crate::config::Config;
+use crate::model::Role;
+use crate::server::{AppState, ServerHandle};
+use crate::store::NewUser;
+
+/// Name of the user the demo creates.
+pub const DEMO_USER: &str = "demo";
+
+/// Roles of the demo user: enough to create and execute a workflow and
+/// read its logs, and no admin rights.
+pub const DEMO_ROLES: [&str; 3] = ["viewer", "editor", "executor"];
+
+/// File in a kept state directory that contains the demo user's password.
+const PASSWORD_FILE: &str = "demo-password";
+
+/// Mode of the directory that contains the temporary state directory: the
+/// owner may do anything, and others may only traverse it, because workers
+/// started as root run as another user and must reach their workspaces.
+const TEMP_PARENT_MODE: u32 = 0o711;
+
+/// The state directory: temporary (removed at the end unless kept) or the
+/// one given with `--state-dir`.
+pub struct StateDir {
+    path: PathBuf,
+    /// The temporary directory's parent; `None` for `--state-dir`.
+    temporary: Option<TempDir>,
+    keep: bool,
+}
+
+impl StateDir {
+    /// Uses `requested` (`--state-dir`), or creates a temporary directory.
+    pub fn prepare(requested: Option<PathBuf>, keep: bool) -> Result<StateDir, String> {
+        if let Some(path) = requested {
+            return Ok(StateDir {
+                path,
+                temporary: None,
+                keep: true,
+            });
+        }
+        let parent = tempfile::Builder::new()
+            .prefix("vwmp-demo-")
+            .tempdir()
+            .map_err(|error| {
+                format!(
+                    "failed to create a temporary directory under {}: {error}; set TMPDIR or \
+                     pass --state-dir",
+                    std::env::temp_dir().display()
+                )
+            })?;
+        std::fs::set_permissions(
+            parent.path(),
+            std::fs::Permissions::from_mode(TEMP_PARENT_MODE),
+        )
+        .map_err(|error| {
+            format!(
+                "failed to set the mode of {}: {error}",
+                parent.path().display()
+            )
+        })?;
+        Ok(StateDir {
+            path: parent.path().join("state"),
+            temporary: Some(parent),
+            keep,
+        })
+    }
+
+    /// Returns the state directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Returns the workspace root beside a temporary state directory, which
+    /// workers running as another user reach through the 0711 parent. With
+    /// `--state-dir` it returns `None`, so the configuration's default under
+    /// the state directory applies.
+    pub fn workspace_root(&self) -> Option<PathBuf> {
+        self.temporary
+            .as_ref()
+            .map(|parent| parent.path().join("workspaces"))
+    }
+
+    /// Returns true when the directory outlives the demo.
+    pub fn is_kept(&self) -> bool {
+        self.keep
+    }
+
+    /// Writes the demo user's password into the state directory (mode
+    /// 0600) and returns the file's path.
+    pub fn write_password(&self, user: &DemoUser) -> Result<PathBuf, String> {
+        let path = self.path.join(PASSWORD_FILE);
+        let failed = |error: std::io::Error| {
+            format!(
+                "failed to write the demo password to {}: {error}",
+                path.display()
+            )
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(failed)?;
+        writeln!(file, "{}", user.password.expose()).map_err(failed)?;
+        Ok(path)
+    }
+
+    /// Removes a temporary directory unless `--keep` was given, and prints
+    /// the path of a kept one.
+    pub fn finish(self) {
+        match self.temporary {
+            Some(parent) if self.keep => {
+                let kept = parent.keep();
+                println!("vwmp demo: kept {}", kept.display());
+            }
+            Some(parent) => {
+                let path = parent.path().to_path_buf();
+                if let Err(error) = parent.close() {
+                    eprintln!(
+                        "vwmp: failed to remove the temporary directory {}: {error}",
+                        path.display()
+                    );
+                }
+            }
+            None => println!("vwmp demo: state kept in {}", self.path.display()),
+        }
+    }
+}
+
+/// Builds the server configuration: defaults, with the state directory,
+/// plugins, profiles and worker of this demo, a loopback listener and
+/// cookies without `Secure` because the demo speaks plain HTTP. `VWMP_*`
+/// variables of the environment are ignored, so the demo never touches a
+/// configured server's database.
+pub fn config(state: &StateDir, args: &DemoArgs) -> Result<Config, String> {
+    let worker = defaults::worker_binary()?;
+    let plugins = defaults::plugins_dir(args.plugins_dir.clone());
+    let profiles = defaults::profiles_dir(args.profiles_dir.clone());
+    let mut values: Vec<(&str, String)> = vec![
+        ("VWMP_SERVER_LISTEN", "127.0.0.1:0".to_string()),
+        ("VWMP_STORAGE_STATE_DIR", path_text(state.path())?),
+        ("VWMP_ENGINE_PLUGINS_DIR", path_text(&plugins)?),
+        ("VWMP_ENGINE_PROFILES_DIR", path_text(&profiles)?),
+        ("VWMP_ENGINE_WORKER_PATH", path_text(&worker)?),
+        ("VWMP_AUTH_SECURE_COOKIES", "false".to_string()),
+    ];
+    if let Some(root) = state.workspace_root() {
+        values.push(("VWMP_ENGINE_WORKSPACE_ROOT", path_text(&root)?));
+    }
+    let env = |name: &str| {
+        values
+            .iter()
+            .find(|(variable, _)| *variable == name)
+            .map(|(_, value)| value.clone())
+    };
+    Config::load(None, &env).map_err(|error| error.to_string())
+}
+
+/// Returns a path as UTF-8 text, which configuration values must be.
+fn path_text(path: &Path) -> Result<String, String> {
+    path.to_str().map(str::to_string).ok_or_else(|| {
+        format!(
+            "the path {} is not valid UTF-8; use a UTF-8 path",
+            path.display()
+        )
+    })
+}
+
+/// Starts the server on a free port of 127.0.0.1.
+pub async fn start_server(config: Config) -> Result<ServerHandle, String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|error| format!("failed to listen on a free port of 127.0.0.1: {error}"))?;
+    crate::server::start(config, Some(listener))
+        .await
+        .map_err(|error| format!("failed to start the server: {error}"))
+}
+
+/// The demo user and its generated password.
+pub struct DemoUser {
+    pub username: String,
+    pub password: Password,
+}
+
+/// Creates the demo user with a generated password directly in the
+/// server's database, as `vwmp user add` does, and audits it.
+pub async fn create_user(state: &AppState) -> Result<DemoUser, String> {
+    let roles = DEMO_ROLES
+        .iter()
+        .map(|name| Role::parse(name))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("invalid demo role: {error}"))?;
+    let password = generate_password();
+    let password_hash = hash_new_password_async(password.clone())
+        .await
+        .map_err(|error| format!("failed to hash the demo password: {error}"))?;
+    let user = state
+        .store
+        .create_user(NewUser {
+            username: DEMO_USER.to_string(),
+            password_hash,
+            roles,
+        })
+        .await
+        .map_err(|error| {
+            format!(
+                "failed to create the user {DEMO_USER}: {error}; a --state-dir from an earlier \
+                 demo already has it, so use a new directory"
+            )
+        })?;
+    let event = AuditEvent::builder(AuditEventType::UserCreated, AuditOutcome::Success)
+        .detail("username", DEMO_USER)
+        .detail("created_user_id", user.id.to_string())
+        .detail("roles", DEMO_ROLES.to_vec())
+        .detail("via", "vwmp demo")
+        .build();
+    state.audit.record(event).await;
+    Ok(DemoUser {
+        username: DEMO_USER.to_string(),
+        password,
+    })
+}
