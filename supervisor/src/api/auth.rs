@@ -400,6 +400,11 @@ async fn refresh(
         .await
         .map_err(|error| Problem::from_store(error, "find refresh token").to_response())?
         .ok_or_else(session_ended)?;
+    // A token revoked by logout or by an earlier reuse ends the session
+    // quietly; only a rotated token that is still unrevoked counts as reuse.
+    if record.revoked_at.is_some() {
+        return Err(session_ended());
+    }
     let now = now_millis();
     let replacement = RefreshToken::generate();
     let outcome = state
