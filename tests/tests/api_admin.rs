@@ -413,7 +413,7 @@ fn role_change_applies_to_existing_token() {
         &json!({"roles": ["viewer"]}),
     );
     assert_eq!(demoted.status, 200);
-    // The access token still says admin, but the server uses current roles.
+    // The access token still carries admin, but the server checks current roles.
     assert_eq!(
         server
             .call("GET", "/api/v1/users", Some(&other.bearer()))

@@ -115,7 +115,8 @@ fn repeated_failures_lock_account() {
         .expect("Retry-After header")
         .parse()
         .expect("Retry-After is seconds");
-    assert!(retry_after > 0 && retry_after <= 15 * 60, "{retry_after}");
+    assert!(retry_after > 0, "{retry_after}");
+    assert!(retry_after <= 15 * 60, "{retry_after}");
 
     // Another account from the same address is not locked yet.
     assert_eq!(server.try_login("root", PASSWORD).status, 200);

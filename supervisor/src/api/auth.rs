@@ -43,7 +43,7 @@ pub const LOGIN: &str = "/api/v1/auth/login";
 pub const REFRESH: &str = "/api/v1/auth/refresh";
 pub const LOGOUT: &str = "/api/v1/auth/logout";
 
-/// Longest username accepted at login, in characters. Longer names cannot
+/// Maximum length of a username at login, in characters. Longer names cannot
 /// exist (the store allows 64), so they fail like any unknown name.
 const MAX_LOGIN_USERNAME_CHARS: usize = 256;
 

@@ -12,8 +12,8 @@
 //!   `profiles.rs`, `plugins.rs` and `openapi.rs`.
 //!
 //! Every route is built by [`finish`]: once a request matched a route's path
-//! and method, any later rejection (authentication, body, handler error) is
-//! answered there as a problem document, so no other route is tried and the
+//! and method, any later rejection (authentication, body, handler error) becomes
+//! a problem response there, so no other route is tried and the
 //! request is counted under that route's template. Requests that match no
 //! route get 404 or 405 from [`recover_unmatched`].
 //!
@@ -90,7 +90,7 @@ pub const PLANNED_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/executions/{id}/cancel"),
 ];
 
-/// A finished route: it answers every request it matched.
+/// A finished route, which returns a response for every request it matched.
 pub type Route = BoxedFilter<(Response,)>;
 
 /// Builds every route of the server.
@@ -115,7 +115,7 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = In
     .map(with_common_headers)
 }
 
-/// Combines routes: the first that matches a request answers it.
+/// Combines routes. The first route that matches a request handles it.
 pub fn one_of(routes: Vec<Route>) -> Route {
     let mut routes = routes.into_iter();
     let Some(first) = routes.next() else {

@@ -26,7 +26,7 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub plugins: Arc<Registry>,
     pub profiles: Arc<ProfileSet>,
-    /// Set when shutdown starts, so `GET /readyz` answers 503 while
+    /// Set when shutdown starts, so `GET /readyz` returns 503 while
     /// requests in progress drain.
     pub shutting_down: Arc<AtomicBool>,
 }
