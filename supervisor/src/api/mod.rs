@@ -153,7 +153,9 @@ where
             }
         })
         .map(move |response: Response| {
-            metrics.http_request(template, response.status().as_u16());
+            let status = response.status().as_u16();
+            metrics.http_request(template, status);
+            tracing::debug!(route = template, status, "handled a request");
             response
         })
         .boxed()
