@@ -164,7 +164,8 @@ pub(crate) async fn build_state(config: Config) -> Result<AppState, ServeError> 
     }
 
     let key = SigningKey::load_or_create(&config.auth.signing_key_file)?;
-    let jwt = JwtIssuer::new(key, &config.auth.issuer, &config.auth.audience);
+    let jwt = JwtIssuer::new(key, &config.auth.issuer, &config.auth.audience)
+        .with_lifetime(config.auth.access_token_ttl);
 
     let plugins = Registry::load_dir(&config.engine.plugins_dir)?;
     let profiles = ProfileSet::load(&config.engine.profiles_dir)?;
