@@ -14,13 +14,22 @@
 //!   `POST /api/v1/workflows/{id}/executions`).
 //!
 //! Every route is built by [`finish`]: once a request matched a route's path
-//! and method, any later rejection (authentication, body, handler error) is
-//! answered there as a problem document, so no other route is tried and the
+//! and method, any later rejection (authentication, body, handler error) becomes
+//! a problem response there, so no other route is tried and the
 //! request is counted under that route's template. Requests that match no
 //! route get 404 or 405 from [`recover_unmatched`].
 //!
 //! [`ROUTES`] lists every (method, path template) pair; a test checks it
 //! against docs/openapi.json and against the registered filters.
+//!
+//! Adding a route group: write `NAME.rs` with `pub fn routes(state) -> Route`
+//! that builds each route as path, then method, then
+//! `principal::authorized(state, action)` (or `principal::authenticated`
+//! plus [`principal::Caller::authorize`] with the owner, for actions with
+//! ownership rules), then body or query filters, then the handler, and
+//! passes it to [`finish`] with its template. Handlers return
+//! `Result<_, Problem>` and reject with `warp::reject::custom(problem)`.
+//! Then add one line to [`routes`] and the route's entries to [`ROUTES`].
 
 mod api_keys;
 mod audit;
@@ -91,7 +100,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// registered; a test fails while a registered route is listed here.
 pub const PLANNED_ROUTES: &[(&str, &str)] = &[];
 
-/// A finished route: it answers every request it matched.
+/// A finished route, which returns a response for every request it matched.
 pub type Route = BoxedFilter<(Response,)>;
 
 /// Builds every route of the server.
@@ -118,7 +127,7 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = In
     .map(with_common_headers)
 }
 
-/// Combines routes: the first that matches a request answers it.
+/// Combines routes. The first route that matches a request handles it.
 pub fn one_of(routes: Vec<Route>) -> Route {
     let mut routes = routes.into_iter();
     let Some(first) = routes.next() else {
@@ -156,7 +165,9 @@ where
             }
         })
         .map(move |response: Response| {
-            metrics.http_request(template, response.status().as_u16());
+            let status = response.status().as_u16();
+            metrics.http_request(template, status);
+            tracing::debug!(route = template, status, "handled a request");
             response
         })
         .boxed()

@@ -12,12 +12,14 @@
 //! - `state.rs`: [`AppState`], which every request handler shares.
 //! - `audit_sink.rs`: stores audit events in the database.
 //! - `state_dir.rs`: the state directory and its mode.
+//! - `http.rs`: the accept loop that runs the API on each connection.
 //! - `retention.rs`: the pruning task.
 //! - `systemd.rs`: READY, STOPPING and WATCHDOG notifications.
 //! - `error.rs`: [`ServeError`].
 
 mod audit_sink;
 mod error;
+pub mod http;
 mod retention;
 mod state;
 mod state_dir;
@@ -159,17 +161,14 @@ pub async fn start(
     ));
 
     let routes = crate::api::routes(&state);
-    let mut stop = shutdown_rx;
-    let server = tokio::spawn(async move {
-        warp::serve(routes)
-            .incoming(listener)
-            .graceful(async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            })
-            .run()
-            .await;
-    });
+    let server = tokio::spawn(http::serve(
+        listener,
+        routes,
+        http::HttpLimits::default(),
+        shutdown_rx,
+    ));
     tracing::info!(%address, "listening for HTTP requests");
+
 
     Ok(ServerHandle {
         address,
@@ -194,7 +193,8 @@ pub(crate) async fn build_state(config: Config) -> Result<AppState, ServeError> 
     }
 
     let key = SigningKey::load_or_create(&config.auth.signing_key_file)?;
-    let jwt = JwtIssuer::new(key, &config.auth.issuer, &config.auth.audience);
+    let jwt = JwtIssuer::new(key, &config.auth.issuer, &config.auth.audience)
+        .with_lifetime(config.auth.access_token_ttl);
 
     let worker_path = match &config.engine.worker_path {
         Some(path) => path.clone(),
