@@ -222,7 +222,7 @@ impl Engine {
 /// A cancel that came after every step succeeded changes nothing.
 fn final_status(cancelled: bool, steps: &[StepReport], sink_failed: bool) -> ExecutionStatus {
     let all_succeeded = steps.iter().all(|s| s.status == StepStatus::Succeeded);
-    if cancelled && !(all_succeeded && !sink_failed) {
+    if cancelled && (sink_failed || !all_succeeded) {
         return ExecutionStatus::Cancelled;
     }
     if sink_failed || steps.iter().any(|s| s.status == StepStatus::Failed) {
