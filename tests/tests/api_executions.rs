@@ -26,6 +26,25 @@ const WAIT: Duration = Duration::from_secs(90);
 /// Longest HTTP response read, in bytes.
 const MAX_RESPONSE_BYTES: usize = 8 << 20;
 
+/// Environment variable naming a directory with the `vwmp` and
+/// `vwmp-worker` binaries to test instead of this build's, for build
+/// directories that several checkouts share.
+const BINARIES_VARIABLE: &str = "VWMP_TEST_BINARIES";
+
+fn vwmp_binary() -> PathBuf {
+    match std::env::var_os(BINARIES_VARIABLE) {
+        Some(dir) => PathBuf::from(dir).join("vwmp"),
+        None => common::vwmp_binary(),
+    }
+}
+
+fn worker_binary() -> PathBuf {
+    match std::env::var_os(BINARIES_VARIABLE) {
+        Some(dir) => PathBuf::from(dir).join("vwmp-worker"),
+        None => common::worker_binary(),
+    }
+}
+
 fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -75,7 +94,7 @@ fn marked_sleeps(mark: &str) -> usize {
 
 /// Returns the pids of the worker processes whose parent is `parent`.
 fn workers_of(parent: u32) -> Vec<u32> {
-    let worker = common::worker_binary();
+    let worker = worker_binary();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -172,7 +191,7 @@ impl Site {
                 plugins.display(),
                 common::profiles_dir().display(),
                 workspaces.display(),
-                common::worker_binary().display()
+                worker_binary().display()
             ),
         )
         .unwrap();
@@ -227,7 +246,7 @@ impl Site {
             .append(true)
             .open(self.dir.path().join("server.log"))
             .unwrap();
-        let mut child = Command::new(common::vwmp_binary())
+        let mut child = Command::new(vwmp_binary())
             .arg("serve")
             .arg("--config")
             .arg(&self.config)
@@ -686,6 +705,34 @@ async fn execute_poll_and_page_logs() {
     let reply = site.call(Some("bob"), "GET", &format!("{logs_path}?limit=0"), None);
     assert_eq!(reply.status, 400, "{reply:?}");
     assert_eq!(reply.json["field"], "limit");
+
+    // A secret parameter is masked in the parameters, outputs and logs.
+    let secret_workflow: Value = serde_json::from_slice(
+        &std::fs::read(common::repo_root().join("examples/workflows/secret.json")).unwrap(),
+    )
+    .unwrap();
+    let secret_id = site.create_workflow("alice", &secret_workflow);
+    let secret = "Hunter2-Very-Secret";
+    let run = site.execute("alice", &secret_id, json!({ "token": secret }));
+    let execution = site.wait_final(&run);
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    assert_eq!(execution["parameters"]["token"], "********");
+    let logs = site.call(
+        Some("alice"),
+        "GET",
+        &format!("/api/v1/executions/{run}/logs"),
+        None,
+    );
+    for text in [execution.to_string(), logs.json.to_string()] {
+        assert!(
+            !text.to_lowercase().contains(&secret.to_lowercase()),
+            "the secret leaked: {text}"
+        );
+    }
+    assert!(
+        execution.to_string().contains("TOKEN ********"),
+        "{execution}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -75,6 +75,7 @@ impl AppState {
     /// Call it inside a Tokio runtime: the launcher starts its pool of idle
     /// workers at once.
     pub fn new(parts: StateParts) -> AppState {
+        let audit = Arc::new(parts.audit);
         let plugins = Arc::new(parts.plugins);
         let profiles = Arc::new(parts.profiles);
         let engine_config = &parts.config.engine;
@@ -102,12 +103,13 @@ impl AppState {
             engine,
             parts.store.clone(),
             Arc::clone(&parts.metrics),
+            Some(Arc::clone(&audit)),
             parts.executions.settings,
         );
         AppState {
             config: Arc::new(parts.config),
             store: parts.store,
-            audit: Arc::new(parts.audit),
+            audit,
             metrics: parts.metrics,
             jwt: Arc::new(parts.jwt),
             throttle: Arc::new(LoginThrottle::default()),
