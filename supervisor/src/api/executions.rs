@@ -2,8 +2,8 @@
 //! `/api/v1/executions` lists, reads, pages the logs of and cancels them.
 //!
 //! Every read comes from the store, which the execution service writes
-//! before anything else sees a change, so a client never reads a state that
-//! a crash could lose. Secret parameter values are masked in the store.
+//! before it reports a change anywhere else, so a client never reads a state
+//! that a crash could lose. Secret parameter values are masked in the store.
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};

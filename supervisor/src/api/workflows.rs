@@ -175,7 +175,7 @@ async fn delete_workflow(
 }
 
 /// Returns a filter that authenticates the request and checks that the
-/// caller holds the role `action` needs, before any body is read. The
+/// caller has the role `action` needs, before any body is read. The
 /// ownership part of `action` is checked by the handler, once it has loaded
 /// the resource. A denial is a 403 with an audit event naming `action`.
 pub(super) fn holding_role(

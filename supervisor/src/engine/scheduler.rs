@@ -91,8 +91,8 @@ impl Engine {
 
         loop {
             // A step that saw the cancel may end before the branch below
-            // sees the change, so the flag is read here too; otherwise the
-            // steps after it would start or be skipped for the wrong reason.
+            // notices the change, so the flag is read here too. Otherwise the
+            // steps after it would start, or be skipped for the wrong reason.
             cancelled = cancelled || *cancel.borrow();
 
             // Settle steps whose dependencies ended without success, and start

@@ -61,7 +61,7 @@ pub struct StateParts {
     pub executions: ExecutionParts,
 }
 
-/// What the execution service needs besides the plugins, profiles and
+/// Inputs of the execution service besides the plugins, profiles and
 /// configuration.
 pub struct ExecutionParts {
     /// Path of the `vwmp-worker` binary.
@@ -79,9 +79,9 @@ impl AppState {
         let plugins = Arc::new(parts.plugins);
         let profiles = Arc::new(parts.profiles);
         let engine_config = &parts.config.engine;
-        // NOTE: `max_parallel_steps` bounds the steps of each execution; the
-        // service bounds the executions that run at once, so up to
-        // `max_running` times as many steps can run in total.
+        // NOTE: `max_parallel_steps` bounds the steps of each execution, not
+        // of all of them. The service also bounds the executions that run at
+        // once, so up to `max_running` times as many steps can run in total.
         let max_parallel = engine_config.max_parallel_steps;
         let engine = Engine::new(
             Launcher::with_pool(
