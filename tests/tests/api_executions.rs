@@ -7,8 +7,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,28 +22,6 @@ use vwmp_supervisor::store::{NewUser, Store};
 
 /// Longest time a test waits for the server or an execution.
 const WAIT: Duration = Duration::from_secs(90);
-
-/// Longest HTTP response read, in bytes.
-const MAX_RESPONSE_BYTES: usize = 8 << 20;
-
-/// Environment variable naming a directory with the `vwmp` and
-/// `vwmp-worker` binaries to test instead of this build's, for build
-/// directories that several checkouts share.
-const BINARIES_VARIABLE: &str = "VWMP_TEST_BINARIES";
-
-fn vwmp_binary() -> PathBuf {
-    match std::env::var_os(BINARIES_VARIABLE) {
-        Some(dir) => PathBuf::from(dir).join("vwmp"),
-        None => common::vwmp_binary(),
-    }
-}
-
-fn worker_binary() -> PathBuf {
-    match std::env::var_os(BINARIES_VARIABLE) {
-        Some(dir) => PathBuf::from(dir).join("vwmp-worker"),
-        None => common::worker_binary(),
-    }
-}
 
 fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -94,7 +72,7 @@ fn marked_sleeps(mark: &str) -> usize {
 
 /// Returns the pids of the worker processes whose parent is `parent`.
 fn workers_of(parent: u32) -> Vec<u32> {
-    let worker = worker_binary();
+    let worker = common::worker_binary();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -191,7 +169,7 @@ impl Site {
                 plugins.display(),
                 common::profiles_dir().display(),
                 workspaces.display(),
-                worker_binary().display()
+                common::worker_binary().display()
             ),
         )
         .unwrap();
@@ -246,11 +224,12 @@ impl Site {
             .append(true)
             .open(self.dir.path().join("server.log"))
             .unwrap();
-        let mut child = Command::new(vwmp_binary())
+        let mut child = Command::new(common::vwmp_binary())
             .arg("serve")
             .arg("--config")
             .arg(&self.config)
             .env("VWMP_LOG", "info")
+            .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -291,9 +270,27 @@ impl Site {
     /// Sends one request as user `name` (or without a token for `None`).
     fn call(&self, name: Option<&str>, method: &str, path: &str, body: Option<&Value>) -> Reply {
         let server = self.server.as_ref().expect("the server runs");
-        let token = name.map(|name| self.user(name).token.as_str());
-        let body = body.map(|body| serde_json::to_vec(body).unwrap());
-        send(server.address, method, path, token, body.as_deref())
+        let url = format!("http://{}{path}", server.address);
+        let authorization = name.map(|name| format!("Bearer {}", self.user(name).token));
+        let mut headers = Vec::new();
+        if let Some(authorization) = &authorization {
+            headers.push(("authorization", authorization.as_str()));
+        }
+        let text = body.map(Value::to_string);
+        if text.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        let reply = common::server::send(method, &url, &headers, text.as_deref());
+        let json = if reply.body.is_empty() {
+            Value::Null
+        } else {
+            reply.json()
+        };
+        Reply {
+            status: reply.status,
+            headers: reply.headers,
+            json,
+        }
     }
 
     /// Polls execution `id` as `alice` until `condition` holds.
@@ -350,7 +347,7 @@ impl Site {
     }
 }
 
-/// A parsed HTTP response.
+/// An HTTP response with its body parsed as JSON (null when empty).
 #[derive(Debug)]
 struct Reply {
     status: u16,
@@ -364,92 +361,6 @@ impl Reply {
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.clone())
-    }
-}
-
-/// Sends one HTTP/1.1 request with `Connection: close` and reads the
-/// whole response.
-fn send(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> Reply {
-    let mut stream = TcpStream::connect(address).expect("connect to the server");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    let body = body.unwrap_or_default();
-    if !body.is_empty() || method == "POST" || method == "PUT" {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-
-    let mut raw = Vec::new();
-    stream
-        .take(MAX_RESPONSE_BYTES as u64)
-        .read_to_end(&mut raw)
-        .unwrap();
-    let split = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("a complete response head");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut payload = raw[split + 4..].to_vec();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
-        .collect();
-    let chunked = headers.iter().any(|(key, value)| {
-        key.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked")
-    });
-    if chunked {
-        payload = dechunk(&payload);
-    }
-    let json = if payload.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&payload).unwrap_or_else(|err| {
-            panic!(
-                "response body is not JSON ({err}): {}",
-                String::from_utf8_lossy(&payload)
-            )
-        })
-    };
-    Reply {
-        status,
-        headers,
-        json,
-    }
-}
-
-/// Decodes a chunked transfer encoding.
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|window| window == b"\r\n") else {
-            return out;
-        };
-        let size_text = String::from_utf8_lossy(&data[..end]).to_string();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            return out;
-        }
-        let start = end + 2;
-        out.extend_from_slice(&data[start..start + size]);
-        data = &data[start + size + 2..];
     }
 }
 

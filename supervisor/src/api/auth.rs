@@ -14,7 +14,7 @@
 //! the whole family.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use warp::http::header::{HeaderValue, SET_COOKIE};
@@ -27,23 +27,22 @@ use super::principal::{client_info, ClientInfo};
 use super::problem::{Problem, ProblemCode};
 use super::{finish, now_millis, one_of, with_state, Route};
 use crate::audit::{AuditEvent, AuditEventType, AuditOutcome};
-use crate::auth::jwt::ACCESS_TOKEN_LIFETIME;
 use crate::auth::throttle::LockSubject;
 use crate::auth::{
-    clear_csrf_cookie, clear_refresh_cookie, csrf_cookie, csrf_matches, new_family_id,
-    refresh_cookie, verify_login_async, CookieJar, CsrfToken, OriginPolicy, OriginRequest,
+    clear_csrf_cookie, clear_refresh_cookie, csrf_cookie_for, csrf_matches, new_family_id,
+    refresh_cookie_for, verify_login_async, CookieJar, CsrfToken, OriginPolicy, OriginRequest,
     Password, RefreshToken, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE,
 };
 use crate::model::{Role, UserId};
 use crate::server::AppState;
-use crate::store::{NewRefreshToken, RefreshReplacement, RotateOutcome, UserRecord};
+use crate::store::{NewRefreshToken, RefreshReplacement, RotateOutcome, UnixMillis, UserRecord};
 
 /// Route templates of this file.
 pub const LOGIN: &str = "/api/v1/auth/login";
 pub const REFRESH: &str = "/api/v1/auth/refresh";
 pub const LOGOUT: &str = "/api/v1/auth/logout";
 
-/// Longest username accepted at login, in characters. Longer names cannot
+/// Maximum length of a username at login, in characters. Longer names cannot
 /// exist (the store allows 64), so they fail like any unknown name.
 const MAX_LOGIN_USERNAME_CHARS: usize = 256;
 
@@ -192,6 +191,7 @@ async fn login(
     let now = now_millis();
     let token = RefreshToken::generate();
     let ttl = i64::try_from(state.config.auth.refresh_token_ttl.as_millis()).unwrap_or(i64::MAX);
+    let expires_at = now.saturating_add(ttl);
     state
         .store
         .insert_refresh_token(NewRefreshToken {
@@ -199,12 +199,12 @@ async fn login(
             family_id: new_family_id(),
             user_id: user.id.clone(),
             created_at: now,
-            expires_at: now.saturating_add(ttl),
+            expires_at,
         })
         .await
         .map_err(|error| Problem::from_store(error, "store refresh token"))?;
 
-    let response = token_response(state, &user, &token, StatusCode::OK)?;
+    let response = token_response(state, &user, &token, expires_at)?;
     let event = client
         .annotate(AuditEvent::builder(
             AuditEventType::LoginSucceeded,
@@ -265,12 +265,13 @@ async fn record_login_failure(
 }
 
 /// Issues an access token for `user` and builds the response that also
-/// sets the refresh and CSRF cookies.
+/// sets the refresh and CSRF cookies, which expire with the refresh token
+/// family at `family_expires_at`.
 fn token_response(
     state: &AppState,
     user: &UserRecord,
     refresh: &RefreshToken,
-    status: StatusCode,
+    family_expires_at: UnixMillis,
 ) -> Result<Response, Problem> {
     let access = state
         .jwt
@@ -282,18 +283,23 @@ fn token_response(
     let body = TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
-        expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
+        expires_in: state.jwt.lifetime().as_secs(),
         user: UserSummary {
             id: user.id.clone(),
             username: user.username.clone(),
             roles: user.roles.clone(),
         },
     };
-    let mut response = warp::reply::with_status(warp::reply::json(&body), status).into_response();
+    let mut response = warp::reply::json(&body).into_response();
+    let remaining = family_expires_at.saturating_sub(now_millis()).max(0);
+    let max_age = Duration::from_millis(u64::try_from(remaining).unwrap_or(0));
     let csrf = CsrfToken::generate();
     set_cookies(
         &mut response,
-        &[refresh_cookie(refresh), csrf_cookie(&csrf)],
+        &[
+            refresh_cookie_for(refresh, max_age),
+            csrf_cookie_for(&csrf, max_age),
+        ],
     );
     Ok(response)
 }
@@ -400,6 +406,11 @@ async fn refresh(
         .await
         .map_err(|error| Problem::from_store(error, "find refresh token").to_response())?
         .ok_or_else(session_ended)?;
+    // A token revoked by logout or by an earlier reuse ends the session
+    // quietly; only a rotated token that is still unrevoked counts as reuse.
+    if record.revoked_at.is_some() {
+        return Err(session_ended());
+    }
     let now = now_millis();
     let replacement = RefreshToken::generate();
     let outcome = state
@@ -451,7 +462,7 @@ async fn refresh(
         }
     };
 
-    let response = token_response(state, &user, &replacement, StatusCode::OK)
+    let response = token_response(state, &user, &replacement, record.expires_at)
         .map_err(|problem| problem.to_response())?;
     let event = client
         .annotate(AuditEvent::builder(
@@ -506,4 +517,91 @@ async fn logout(
         &[clear_refresh_cookie(), clear_csrf_cookie()],
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::tests::test_state;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                warp::http::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    const CSRF: &str = "LMqvrmdvmAE_QMms9MwgZZWx3Jyc5BtPrtcxmrOQX20";
+
+    #[tokio::test]
+    async fn same_origin_accepted_without_allowed_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        let cookie = format!("{CSRF_COOKIE}={CSRF}; {REFRESH_COOKIE}=x");
+        let request = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080"),
+            ("cookie", &cookie),
+            (CSRF_HEADER, CSRF),
+        ]);
+        let jar = check_cookie_request(&state, &request).unwrap();
+        assert_eq!(jar.get(REFRESH_COOKIE), Some("x"));
+
+        let cross = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:9999"),
+            ("cookie", &cookie),
+            (CSRF_HEADER, CSRF),
+        ]);
+        let problem = check_cookie_request(&state, &cross).unwrap_err();
+        assert_eq!(problem.code, ProblemCode::OriginNotAllowed);
+    }
+
+    #[tokio::test]
+    async fn proxy_scheme_from_forwarded_proto() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = test_state(dir.path()).await;
+        let mut config = (*state.config).clone();
+        config.server.trusted_proxy = true;
+        state.config = std::sync::Arc::new(config);
+
+        let cookie = format!("{CSRF_COOKIE}={CSRF}");
+        let https = headers(&[
+            ("host", "vwmp.example.com"),
+            ("origin", "https://vwmp.example.com"),
+            ("cookie", &cookie),
+            (CSRF_HEADER, CSRF),
+        ]);
+        assert!(check_cookie_request(&state, &https).is_ok());
+
+        let http = headers(&[
+            ("host", "vwmp.example.com"),
+            ("origin", "https://vwmp.example.com"),
+            ("x-forwarded-proto", "http"),
+            ("cookie", &cookie),
+            (CSRF_HEADER, CSRF),
+        ]);
+        let problem = check_cookie_request(&state, &http).unwrap_err();
+        assert_eq!(problem.code, ProblemCode::OriginNotAllowed);
+    }
+
+    #[tokio::test]
+    async fn duplicate_csrf_cookie_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        // A second, planted CSRF cookie makes the value ambiguous.
+        let cookie = format!("{CSRF_COOKIE}={CSRF}; {CSRF_COOKIE}={CSRF}");
+        let request = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080"),
+            ("cookie", &cookie),
+            (CSRF_HEADER, CSRF),
+        ]);
+        let problem = check_cookie_request(&state, &request).unwrap_err();
+        assert_eq!(problem.code, ProblemCode::CsrfFailed);
+    }
 }

@@ -13,10 +13,12 @@
 //! - `audit_sink.rs`: stores audit events in the database.
 //! - `state_dir.rs`: the state directory and its mode.
 //! - `retention.rs`: the pruning task.
+//! - `notify.rs`: systemd readiness, stopping and watchdog notifications.
 //! - `error.rs`: [`ServeError`].
 
 mod audit_sink;
 mod error;
+pub mod notify;
 mod retention;
 mod state;
 mod state_dir;
@@ -64,6 +66,7 @@ pub struct ServerHandle {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
     retention: JoinHandle<()>,
+    watchdog: Option<JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -81,6 +84,7 @@ impl ServerHandle {
     /// in progress finish, stop background tasks. Returns at once; await
     /// [`ServerHandle::wait`] for the end.
     pub fn shutdown(&self) {
+        notify::notify("STOPPING=1");
         self.state.shutting_down.store(true, Ordering::Relaxed);
         self.shutdown.send_replace(true);
     }
@@ -123,6 +127,9 @@ impl ServerHandle {
         self.shutdown.send_replace(true);
         if let Err(error) = self.retention.await {
             tracing::error!(%error, "the retention task failed");
+        }
+        if let Some(watchdog) = self.watchdog {
+            let _ = watchdog.await;
         }
         if let Err(error) = self.state.store.close().await {
             tracing::error!(%error, "failed to close the database cleanly");
@@ -170,12 +177,17 @@ pub async fn start(
     });
     tracing::info!(%address, "listening for HTTP requests");
 
+    let watchdog = notify::watchdog_interval()
+        .map(|interval| tokio::spawn(notify::run_watchdog(interval, shutdown.subscribe())));
+    notify::notify(&format!("READY=1\nSTATUS=listening on {address}"));
+
     Ok(ServerHandle {
         address,
         state,
         shutdown,
         server,
         retention,
+        watchdog,
     })
 }
 
@@ -193,7 +205,8 @@ pub(crate) async fn build_state(config: Config) -> Result<AppState, ServeError> 
     }
 
     let key = SigningKey::load_or_create(&config.auth.signing_key_file)?;
-    let jwt = JwtIssuer::new(key, &config.auth.issuer, &config.auth.audience);
+    let jwt = JwtIssuer::new(key, &config.auth.issuer, &config.auth.audience)
+        .with_lifetime(config.auth.access_token_ttl);
 
     let worker_path = match &config.engine.worker_path {
         Some(path) => path.clone(),
