@@ -168,10 +168,7 @@ fn start_problem(error: StartError) -> Problem {
                 .collect();
             let detail = match fields.as_slice() {
                 [only] => format!("invalid parameter `{}`: {}", only.field, only.detail),
-                _ => format!(
-                    "{} parameters are invalid: see `errors`",
-                    fields.len()
-                ),
+                _ => format!("{} parameters are invalid: see `errors`", fields.len()),
             };
             Problem::new(ProblemCode::ValidationFailed, detail).with_errors(fields)
         }
@@ -241,7 +238,10 @@ async fn list_executions(
         .await
         .map_err(|err| Problem::from_store(err, "list executions"))?;
     let items: Vec<Value> = listed.items.iter().map(summary_json).collect();
-    Ok(warp::reply::json(&json!({"items": items, "next_offset": listed.next_offset})).into_response())
+    Ok(
+        warp::reply::json(&json!({"items": items, "next_offset": listed.next_offset}))
+            .into_response(),
+    )
 }
 
 fn parse_status(text: &str) -> Result<ExecutionStatus, Problem> {
@@ -262,9 +262,7 @@ fn parse_status(text: &str) -> Result<ExecutionStatus, Problem> {
 }
 
 async fn get_execution(id: String, caller: Caller, state: AppState) -> Result<Response, Rejection> {
-    caller
-        .authorize(&state, Action::GetExecution, None)
-        .await?;
+    caller.authorize(&state, Action::GetExecution, None).await?;
     let detail = load_execution(&state, &id).await?;
     Ok(warp::reply::json(&detail_json(&detail)).into_response())
 }
@@ -436,7 +434,10 @@ fn detail_json(detail: &ExecutionDetail) -> Value {
     let mut body = summary_json(&detail.execution);
     if let Value::Object(fields) = &mut body {
         fields.insert("error".to_string(), json!(detail.execution.error));
-        fields.insert("parameters".to_string(), detail.execution.parameters.clone());
+        fields.insert(
+            "parameters".to_string(),
+            detail.execution.parameters.clone(),
+        );
         let steps: Vec<Value> = detail.steps.iter().map(step_json).collect();
         fields.insert("steps".to_string(), Value::Array(steps));
     }

@@ -86,7 +86,10 @@ async fn list_workflows(
         .await
         .map_err(|err| Problem::from_store(err, "list workflows"))?;
     let items: Vec<Value> = listed.items.iter().map(summary_json).collect();
-    Ok(warp::reply::json(&json!({"items": items, "next_offset": listed.next_offset})).into_response())
+    Ok(
+        warp::reply::json(&json!({"items": items, "next_offset": listed.next_offset}))
+            .into_response(),
+    )
 }
 
 async fn get_workflow(id: String, caller: Caller, state: AppState) -> Result<Response, Rejection> {
@@ -113,7 +116,10 @@ async fn create_workflow(
     tracing::info!(workflow_id = %record.summary.id, user_id = %caller.user_id(), "workflow created");
 
     let location = format!("{API_BASE}/workflows/{}", record.summary.id);
-    let reply = warp::reply::with_status(warp::reply::json(&detail_json(&record)), StatusCode::CREATED);
+    let reply = warp::reply::with_status(
+        warp::reply::json(&detail_json(&record)),
+        StatusCode::CREATED,
+    );
     Ok(warp::reply::with_header(reply, LOCATION, location).into_response())
 }
 
@@ -245,7 +251,11 @@ fn format_problem(error: WorkflowError) -> Problem {
         ),
         WorkflowError::Decode { path, reason, .. } => {
             if let Some(name) = unknown_field_name(&reason) {
-                let field = if path.is_empty() { name.to_string() } else { path };
+                let field = if path.is_empty() {
+                    name.to_string()
+                } else {
+                    path
+                };
                 return Problem::new(
                     ProblemCode::UnknownField,
                     format!("unknown field `{field}`: remove it or check its spelling ({reason})"),

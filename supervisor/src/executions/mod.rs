@@ -552,8 +552,7 @@ pub fn check_workspace_root(workspace_root: &std::path::Path, run_as_uid: u32) {
             continue;
         };
         let mode = metadata.permissions().mode();
-        let searchable =
-            mode & 0o001 != 0 || (metadata.uid() == run_as_uid && mode & 0o100 != 0);
+        let searchable = mode & 0o001 != 0 || (metadata.uid() == run_as_uid && mode & 0o100 != 0);
         if !searchable {
             tracing::warn!(
                 directory = %dir.display(),

@@ -361,10 +361,7 @@ mod tests {
             .unwrap();
         store.delete_workflow(&second.summary.id).await.unwrap();
 
-        let listed = store
-            .list_workflow_records(Page::default())
-            .await
-            .unwrap();
+        let listed = store.list_workflow_records(Page::default()).await.unwrap();
         assert_eq!(listed.items.len(), 1);
         assert_eq!(listed.items[0].version, 2);
         assert_eq!(listed.items[0].definition, SECOND);
