@@ -7,7 +7,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::body::json_body;
-use super::principal::{authenticated, Caller};
+use super::principal::{authenticated, authorized, Caller};
 use super::problem::Problem;
 use super::query::{page, query};
 use super::{finish, format_millis, now_millis, one_of, with_state, Route};
@@ -94,7 +94,7 @@ pub fn routes(state: &AppState) -> Route {
     let list = warp::path!("api" / "v1" / "api-keys")
         .and(warp::get())
         .and(with_state(state))
-        .and(authenticated(state))
+        .and(authorized(state, Action::ListOwnApiKeys))
         .and(query::<ListQuery>())
         .and_then(
             |state: AppState, caller: Caller, query: ListQuery| async move {
@@ -107,7 +107,7 @@ pub fn routes(state: &AppState) -> Route {
     let create = warp::path!("api" / "v1" / "api-keys")
         .and(warp::post())
         .and(with_state(state))
-        .and(authenticated(state))
+        .and(authorized(state, Action::CreateOwnApiKey))
         .and(json_body::<CreateKeyRequest>(limit))
         .and_then(
             |state: AppState, caller: Caller, request: CreateKeyRequest| async move {
@@ -139,9 +139,6 @@ async fn list_keys(
     caller: &Caller,
     query: ListQuery,
 ) -> Result<Response, Problem> {
-    caller
-        .authorize(state, Action::ListOwnApiKeys, None)
-        .await?;
     let page = page(query.limit, query.offset)?;
     let user_id = match &query.user_id {
         None => caller.user_id().clone(),
@@ -178,9 +175,6 @@ async fn create_key(
     caller: &Caller,
     request: CreateKeyRequest,
 ) -> Result<Response, Problem> {
-    caller
-        .authorize(state, Action::CreateOwnApiKey, None)
-        .await?;
     if request.roles.is_empty() {
         return Err(Problem::invalid_field(
             "roles",

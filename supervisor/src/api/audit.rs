@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::principal::{authenticated, Caller};
+use super::principal::{authorized, Caller};
 use super::problem::Problem;
 use super::query::{page, query};
 use super::{finish, format_millis, one_of, with_state, Route};
@@ -71,11 +71,11 @@ pub fn routes(state: &AppState) -> Route {
     let list = warp::path!("api" / "v1" / "audit")
         .and(warp::get())
         .and(with_state(state))
-        .and(authenticated(state))
+        .and(authorized(state, Action::ListAudit))
         .and(query::<AuditQuery>())
         .and_then(
-            |state: AppState, caller: Caller, query: AuditQuery| async move {
-                list_audit(&state, &caller, query)
+            |state: AppState, _caller: Caller, query: AuditQuery| async move {
+                list_audit(&state, query)
                     .await
                     .map_err(warp::reject::custom)
             },
@@ -83,12 +83,7 @@ pub fn routes(state: &AppState) -> Route {
     one_of(vec![finish(state, AUDIT, list)])
 }
 
-async fn list_audit(
-    state: &AppState,
-    caller: &Caller,
-    query: AuditQuery,
-) -> Result<Response, Problem> {
-    caller.authorize(state, Action::ListAudit, None).await?;
+async fn list_audit(state: &AppState, query: AuditQuery) -> Result<Response, Problem> {
     let page = page(query.limit, query.offset)?;
     let filter = AuditFilter {
         since: query

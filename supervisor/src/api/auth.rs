@@ -43,7 +43,7 @@ pub const LOGIN: &str = "/api/v1/auth/login";
 pub const REFRESH: &str = "/api/v1/auth/refresh";
 pub const LOGOUT: &str = "/api/v1/auth/logout";
 
-/// Longest username accepted at login, in characters. Longer names cannot
+/// Maximum length of a username at login, in characters. Longer names cannot
 /// exist (the store allows 64), so they fail like any unknown name.
 const MAX_LOGIN_USERNAME_CHARS: usize = 256;
 
@@ -400,6 +400,11 @@ async fn refresh(
         .await
         .map_err(|error| Problem::from_store(error, "find refresh token").to_response())?
         .ok_or_else(session_ended)?;
+    // A token revoked by logout or by an earlier reuse ends the session
+    // quietly; only a rotated token that is still unrevoked counts as reuse.
+    if record.revoked_at.is_some() {
+        return Err(session_ended());
+    }
     let now = now_millis();
     let replacement = RefreshToken::generate();
     let outcome = state
@@ -506,4 +511,91 @@ async fn logout(
         &[clear_refresh_cookie(), clear_csrf_cookie()],
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::tests::test_state;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                warp::http::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    const CSRF: &str = "LMqvrmdvmAE_QMms9MwgZZWx3Jyc5BtPrtcxmrOQX20";
+
+    #[tokio::test]
+    async fn same_origin_accepted_without_allowed_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        let cookie = format!("{CSRF_COOKIE}={CSRF}; {REFRESH_COOKIE}=x");
+        let request = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080"),
+            ("cookie", &cookie),
+            (CSRF_HEADER, CSRF),
+        ]);
+        let jar = check_cookie_request(&state, &request).unwrap();
+        assert_eq!(jar.get(REFRESH_COOKIE), Some("x"));
+
+        let cross = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:9999"),
+            ("cookie", &cookie),
+            (CSRF_HEADER, CSRF),
+        ]);
+        let problem = check_cookie_request(&state, &cross).unwrap_err();
+        assert_eq!(problem.code, ProblemCode::OriginNotAllowed);
+    }
+
+    #[tokio::test]
+    async fn proxy_scheme_from_forwarded_proto() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = test_state(dir.path()).await;
+        let mut config = (*state.config).clone();
+        config.server.trusted_proxy = true;
+        state.config = std::sync::Arc::new(config);
+
+        let cookie = format!("{CSRF_COOKIE}={CSRF}");
+        let https = headers(&[
+            ("host", "vwmp.example.com"),
+            ("origin", "https://vwmp.example.com"),
+            ("cookie", &cookie),
+            (CSRF_HEADER, CSRF),
+        ]);
+        assert!(check_cookie_request(&state, &https).is_ok());
+
+        let http = headers(&[
+            ("host", "vwmp.example.com"),
+            ("origin", "https://vwmp.example.com"),
+            ("x-forwarded-proto", "http"),
+            ("cookie", &cookie),
+            (CSRF_HEADER, CSRF),
+        ]);
+        let problem = check_cookie_request(&state, &http).unwrap_err();
+        assert_eq!(problem.code, ProblemCode::OriginNotAllowed);
+    }
+
+    #[tokio::test]
+    async fn duplicate_csrf_cookie_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        // A second, planted CSRF cookie makes the value ambiguous.
+        let cookie = format!("{CSRF_COOKIE}={CSRF}; {CSRF_COOKIE}={CSRF}");
+        let request = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080"),
+            ("cookie", &cookie),
+            (CSRF_HEADER, CSRF),
+        ]);
+        let problem = check_cookie_request(&state, &request).unwrap_err();
+        assert_eq!(problem.code, ProblemCode::CsrfFailed);
+    }
 }

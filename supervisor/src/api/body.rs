@@ -1,12 +1,14 @@
 //! The JSON request body filter.
 //!
-//! Checks, in order: the `Content-Type` is `application/json` (415
-//! otherwise); a declared `Content-Length` is within the limit (413); the
-//! body read so far stays within the limit (413), which also covers chunked
-//! bodies without `Content-Length` (warp's `content_length_limit` would
-//! answer those 411); the bytes parse as the target type (400). Request
-//! types use `#[serde(deny_unknown_fields)]`, and an unknown field is
-//! reported as `unknown_field` with its path.
+//! Checks, in order:
+//! 1. The `Content-Type` is `application/json`, else 415.
+//! 2. A declared `Content-Length` is within the limit, else 413.
+//! 3. The body read so far stays within the limit, else 413. This also
+//!    covers chunked bodies without `Content-Length`, which warp's
+//!    `content_length_limit` would reject with 411.
+//! 4. The bytes parse as the target type, else 400. Request types use
+//!    `#[serde(deny_unknown_fields)]`, and an unknown field is reported as
+//!    `unknown_field` with its path.
 
 use bytes::{Buf, BytesMut};
 use futures_util::StreamExt;
@@ -16,7 +18,8 @@ use warp::{Filter, Rejection};
 
 use super::problem::{Problem, ProblemCode};
 
-/// Longest serde error message passed on to the client, in characters.
+/// Maximum length of a serde error message passed on to the client, in
+/// characters.
 const MAX_PARSE_MESSAGE_CHARS: usize = 300;
 
 /// Returns a filter that reads a JSON body of at most `limit` bytes and

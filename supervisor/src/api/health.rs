@@ -38,8 +38,8 @@ pub fn routes(state: &AppState) -> Route {
     ])
 }
 
-/// Answers 200 when the server accepts work: not shutting down, and the
-/// database answers a query.
+/// Returns 200 when the server accepts work: it is not shutting down, and
+/// the database responds to a query.
 async fn readiness(state: &AppState) -> warp::reply::Response {
     if state.is_shutting_down() {
         return Problem::new(ProblemCode::NotReady, "the server is shutting down")
@@ -53,7 +53,7 @@ async fn readiness(state: &AppState) -> warp::reply::Response {
         )
         .into_response(),
         Err(error) => {
-            tracing::warn!(%error, "readiness check failed: the database did not answer");
+            tracing::warn!(%error, "readiness check failed: the database query failed");
             Problem::new(
                 ProblemCode::NotReady,
                 "the database is not available; retry later",

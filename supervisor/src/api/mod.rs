@@ -14,8 +14,8 @@
 //!   `POST /api/v1/workflows/{id}/executions`).
 //!
 //! Every route is built by [`finish`]: once a request matched a route's path
-//! and method, any later rejection (authentication, body, handler error) is
-//! answered there as a problem document, so no other route is tried and the
+//! and method, any later rejection (authentication, body, handler error) becomes
+//! a problem response there, so no other route is tried and the
 //! request is counted under that route's template. Requests that match no
 //! route get 404 or 405 from [`recover_unmatched`].
 //!
@@ -91,7 +91,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// registered; a test fails while a registered route is listed here.
 pub const PLANNED_ROUTES: &[(&str, &str)] = &[];
 
-/// A finished route: it answers every request it matched.
+/// A finished route, which returns a response for every request it matched.
 pub type Route = BoxedFilter<(Response,)>;
 
 /// Builds every route of the server.
@@ -118,7 +118,7 @@ pub fn routes(state: &AppState) -> impl Filter<Extract = (Response,), Error = In
     .map(with_common_headers)
 }
 
-/// Combines routes: the first that matches a request answers it.
+/// Combines routes. The first route that matches a request handles it.
 pub fn one_of(routes: Vec<Route>) -> Route {
     let mut routes = routes.into_iter();
     let Some(first) = routes.next() else {
@@ -156,7 +156,9 @@ where
             }
         })
         .map(move |response: Response| {
-            metrics.http_request(template, response.status().as_u16());
+            let status = response.status().as_u16();
+            metrics.http_request(template, status);
+            tracing::debug!(route = template, status, "handled a request");
             response
         })
         .boxed()

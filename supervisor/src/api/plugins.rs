@@ -4,7 +4,7 @@ use serde::Serialize;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::principal::{authenticated, Caller};
+use super::principal::{authorized, Caller};
 use super::problem::Problem;
 use super::{finish, one_of, with_state, Route};
 use crate::auth::rbac::Action;
@@ -60,17 +60,14 @@ pub fn routes(state: &AppState) -> Route {
     let list = warp::path!("api" / "v1" / "plugins")
         .and(warp::get())
         .and(with_state(state))
-        .and(authenticated(state))
-        .and_then(|state: AppState, caller: Caller| async move {
-            list_plugins(&state, &caller)
-                .await
-                .map_err(warp::reject::custom)
+        .and(authorized(state, Action::ListPlugins))
+        .and_then(|state: AppState, _caller: Caller| async move {
+            list_plugins(&state).await.map_err(warp::reject::custom)
         });
     one_of(vec![finish(state, PLUGINS, list)])
 }
 
-async fn list_plugins(state: &AppState, caller: &Caller) -> Result<Response, Problem> {
-    caller.authorize(state, Action::ListPlugins, None).await?;
+async fn list_plugins(state: &AppState) -> Result<Response, Problem> {
     let items: Vec<PluginView<'_>> = state.plugins.plugins().map(plugin_view).collect();
     Ok(warp::reply::json(&serde_json::json!({ "items": items })).into_response())
 }

@@ -2,9 +2,9 @@
 //!
 //! `Authorization: Bearer <credential>` carries either a JWT access token or
 //! an API key (recognised by its `vwmp_` prefix). Either way the user must
-//! still exist and be enabled, and the roles in force are narrowed to the
-//! roles the user holds now, so removing a role takes effect before an
-//! access token or key expires.
+//! still exist and be enabled. The roles in force are narrowed to the
+//! user's current roles, so removing a role takes effect before an access
+//! token or key expires.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -24,11 +24,12 @@ use crate::server::AppState;
 /// few hundred bytes and API keys under a hundred.
 const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
 
-/// Longest user agent kept for audit events, in bytes; the audit log caps
-/// it again in characters.
+/// Maximum length of a user agent kept for audit events, in bytes. The
+/// audit log caps it again in characters.
 const MAX_USER_AGENT_BYTES: usize = 2048;
 
-/// Where a request came from, for audit events and login throttling.
+/// Client address and user agent of a request, for audit events and login
+/// throttling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientInfo {
     /// The client address: the peer address, or the last `X-Forwarded-For`
@@ -155,6 +156,25 @@ pub fn authenticated(
         )
 }
 
+/// Returns a filter that authenticates the request and checks that the
+/// caller may perform `action`, which must not need ownership, rejecting
+/// with 401 or an audited 403. Put it before body and query filters, so a
+/// caller without the role learns nothing from validation errors.
+pub fn authorized(
+    state: &AppState,
+    action: Action,
+) -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
+    with_state(state).and(authenticated(state)).and_then(
+        move |state: AppState, caller: Caller| async move {
+            caller
+                .authorize(&state, action, None)
+                .await
+                .map_err(warp::reject::custom)?;
+            Ok::<_, Rejection>(caller)
+        },
+    )
+}
+
 /// Authenticates an `Authorization` header value.
 pub async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Principal, Problem> {
     let credential = bearer_credential(header)?;
@@ -226,8 +246,8 @@ async fn authenticate_api_key(state: &AppState, presented: &str) -> Result<Princ
         .ok_or_else(invalid)?;
     let now = now_millis();
     // NOTE: the store assigns its own id to a new key, so the id inside the
-    // key text differs from `record.id`; the lookup relies on the hash of
-    // the whole key, which covers its 256-bit secret.
+    // key text differs from `record.id`. The lookup relies on the hash of
+    // the whole key instead, which covers its 256-bit secret.
     if !key.matches_hash(&record.key_hash) || !record.is_active(now) {
         return Err(invalid());
     }
@@ -243,7 +263,7 @@ async fn authenticate_api_key(state: &AppState, presented: &str) -> Result<Princ
     })
 }
 
-/// Returns `granted` narrowed to the roles the user holds now; a missing or
+/// Returns `granted` narrowed to the user's current roles. A missing or
 /// disabled user is 401.
 async fn current_roles(
     state: &AppState,

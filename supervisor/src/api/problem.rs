@@ -126,7 +126,7 @@ impl ProblemCode {
 pub struct FieldError {
     /// Path of the field, such as `steps[2].depends_on[0]`.
     pub field: String,
-    /// What is wrong and how to fix it.
+    /// Description of the error and its fix.
     pub detail: String,
 }
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::principal::{authenticated, Caller};
+use super::principal::{authorized, Caller};
 use super::problem::Problem;
 use super::{finish, one_of, with_state, Route};
 use crate::auth::rbac::Action;
@@ -38,22 +38,22 @@ pub fn routes(state: &AppState) -> Route {
     let list = warp::path!("api" / "v1" / "profiles")
         .and(warp::get())
         .and(with_state(state))
-        .and(authenticated(state))
-        .and_then(|state: AppState, caller: Caller| async move {
-            list_profiles(&state, &caller)
-                .await
-                .map_err(warp::reject::custom)
+        .and(authorized(state, Action::ListProfiles))
+        .and_then(|state: AppState, _caller: Caller| async move {
+            list_profiles(&state).await.map_err(warp::reject::custom)
         });
 
     let get = warp::path!("api" / "v1" / "profiles" / String)
         .and(warp::get())
         .and(with_state(state))
-        .and(authenticated(state))
-        .and_then(|name: String, state: AppState, caller: Caller| async move {
-            get_profile(&state, &caller, &name)
-                .await
-                .map_err(warp::reject::custom)
-        });
+        .and(authorized(state, Action::GetProfile))
+        .and_then(
+            |name: String, state: AppState, _caller: Caller| async move {
+                get_profile(&state, &name)
+                    .await
+                    .map_err(warp::reject::custom)
+            },
+        );
 
     one_of(vec![
         finish(state, PROFILES, list),
@@ -61,8 +61,7 @@ pub fn routes(state: &AppState) -> Route {
     ])
 }
 
-async fn list_profiles(state: &AppState, caller: &Caller) -> Result<Response, Problem> {
-    caller.authorize(state, Action::ListProfiles, None).await?;
+async fn list_profiles(state: &AppState) -> Result<Response, Problem> {
     let names = state.profiles.names();
     let items: Vec<ProfileSummary<'_>> = names
         .iter()
@@ -72,8 +71,7 @@ async fn list_profiles(state: &AppState, caller: &Caller) -> Result<Response, Pr
     Ok(warp::reply::json(&serde_json::json!({ "items": items })).into_response())
 }
 
-async fn get_profile(state: &AppState, caller: &Caller, name: &str) -> Result<Response, Problem> {
-    caller.authorize(state, Action::GetProfile, None).await?;
+async fn get_profile(state: &AppState, name: &str) -> Result<Response, Problem> {
     if !is_valid_profile_name(name) {
         return Err(Problem::not_found("profile"));
     }

@@ -6,8 +6,8 @@ use warp::{Filter, Rejection};
 use super::problem::{Problem, ProblemCode};
 use crate::store::{Page, MAX_PAGE_LIMIT};
 
-/// Longest query string accepted, in bytes; list filters are a few short
-/// values.
+/// Maximum length of a query string, in bytes. List filters are a few
+/// short values.
 pub const MAX_QUERY_BYTES: usize = 4096;
 
 /// Returns a filter that parses the query string (empty when absent) as `T`.

@@ -70,7 +70,7 @@ fn route_lists_disjoint() {
 
 /// Builds the state on a temporary database with the repository's plugins
 /// and profiles.
-async fn test_state(dir: &std::path::Path) -> AppState {
+pub(super) async fn test_state(dir: &std::path::Path) -> AppState {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut config = Config::default_for_local();
     config.storage.state_dir = dir.join("state");

@@ -6,7 +6,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::body::json_body;
-use super::principal::{authenticated, Caller};
+use super::principal::{authorized, Caller};
 use super::problem::{Problem, ProblemCode};
 use super::query::{query, PageQuery};
 use super::{finish, format_millis, one_of, with_state, Route};
@@ -67,20 +67,18 @@ pub fn routes(state: &AppState) -> Route {
     let list = warp::path!("api" / "v1" / "users")
         .and(warp::get())
         .and(with_state(state))
-        .and(authenticated(state))
+        .and(authorized(state, Action::ListUsers))
         .and(query::<PageQuery>())
         .and_then(
-            |state: AppState, caller: Caller, page: PageQuery| async move {
-                list_users(&state, &caller, page)
-                    .await
-                    .map_err(warp::reject::custom)
+            |state: AppState, _caller: Caller, page: PageQuery| async move {
+                list_users(&state, page).await.map_err(warp::reject::custom)
             },
         );
 
     let create = warp::path!("api" / "v1" / "users")
         .and(warp::post())
         .and(with_state(state))
-        .and(authenticated(state))
+        .and(authorized(state, Action::CreateUser))
         .and(json_body::<CreateUserRequest>(limit))
         .and_then(
             |state: AppState, caller: Caller, request: CreateUserRequest| async move {
@@ -93,7 +91,7 @@ pub fn routes(state: &AppState) -> Route {
     let set_roles = warp::path!("api" / "v1" / "users" / String / "roles")
         .and(warp::put())
         .and(with_state(state))
-        .and(authenticated(state))
+        .and(authorized(state, Action::SetUserRoles))
         .and(json_body::<SetRolesRequest>(limit))
         .and_then(
             |id: String, state: AppState, caller: Caller, request: SetRolesRequest| async move {
@@ -110,12 +108,7 @@ pub fn routes(state: &AppState) -> Route {
     ])
 }
 
-async fn list_users(
-    state: &AppState,
-    caller: &Caller,
-    query: PageQuery,
-) -> Result<Response, Problem> {
-    caller.authorize(state, Action::ListUsers, None).await?;
+async fn list_users(state: &AppState, query: PageQuery) -> Result<Response, Problem> {
     let page = query.page()?;
     let users = state
         .store
@@ -134,7 +127,6 @@ async fn create_user(
     caller: &Caller,
     request: CreateUserRequest,
 ) -> Result<Response, Problem> {
-    caller.authorize(state, Action::CreateUser, None).await?;
     crate::store::validate_username(&request.username)
         .map_err(|error| Problem::invalid_field("username", error.to_string()))?;
     check_new_password(&request.password)
@@ -189,7 +181,6 @@ async fn set_roles(
     id: &str,
     request: SetRolesRequest,
 ) -> Result<Response, Problem> {
-    caller.authorize(state, Action::SetUserRoles, None).await?;
     let id = UserId::parse(id).map_err(|_| Problem::not_found("user"))?;
     let before = state
         .store

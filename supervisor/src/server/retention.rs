@@ -52,6 +52,63 @@ pub async fn run(store: Store, retention: RetentionConfig, mut shutdown: watch::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::AuditEntry;
+
+    fn audit_entry(ts: UnixMillis) -> AuditEntry {
+        AuditEntry {
+            ts,
+            level: "info".into(),
+            event_type: "logout".into(),
+            user_id: None,
+            workflow_id: None,
+            execution_id: None,
+            ip_address: None,
+            user_agent: None,
+            outcome: "success".into(),
+            details: serde_json::json!({}),
+        }
+    }
+
+    #[tokio::test]
+    async fn task_prunes_then_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("vwmp.db")).await.unwrap();
+        let now = now_millis();
+        store.insert_audit(audit_entry(1_000)).await.unwrap();
+        store.insert_audit(audit_entry(now)).await.unwrap();
+
+        let retention = RetentionConfig {
+            executions: Duration::from_secs(3600),
+            audit: Duration::from_secs(3600),
+            prune_interval: Duration::from_secs(60),
+        };
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(store.clone(), retention, stopped));
+
+        // The first run starts right away; wait until it removed the old event.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let page = store
+                .list_audit(Default::default(), Default::default())
+                .await
+                .unwrap();
+            if page.items.len() == 1 {
+                assert_eq!(page.items[0].entry.ts, now);
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "old audit event was not pruned"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        stop.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the task stops on shutdown")
+            .unwrap();
+    }
 
     #[test]
     fn cutoffs_subtract_retention() {

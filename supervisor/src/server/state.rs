@@ -34,7 +34,7 @@ pub struct AppState {
     pub profiles: Arc<ProfileSet>,
     /// Runs, cancels and drains executions.
     pub executions: ExecutionService,
-    /// Set when shutdown starts, so `GET /readyz` answers 503 while
+    /// Set when shutdown starts, so `GET /readyz` returns 503 while
     /// requests in progress drain.
     pub shutting_down: Arc<AtomicBool>,
 }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
@@ -246,8 +248,14 @@ fn binaries_dir() -> PathBuf {
 /// package's own integration tests, so `cargo test --workspace` alone leaves
 /// `target/debug/vwmp` unbuilt. CI runs `cargo build --release` first, hence
 /// the fallback; a stale release build would be tested in that case.
+///
+/// `VWMP_TEST_BIN_DIR` names another directory to take the binaries from,
+/// for a build directory that other checkouts share and may overwrite.
 fn built_binary(name: &str) -> PathBuf {
     static REPORTED: OnceLock<()> = OnceLock::new();
+    if let Some(dir) = std::env::var_os("VWMP_TEST_BIN_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
     let dir = binaries_dir();
     let path = dir.join(name);
     if path.is_file() {
