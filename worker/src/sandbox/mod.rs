@@ -6,7 +6,8 @@
 //! 4. privilege drop (setgroups, setresgid, setresuid, empty capabilities);
 //!    a root worker that can create a user namespace as the worker user
 //!    switches identity before step 3 instead, and empties the namespace's
-//!    capabilities here;
+//!    capabilities here; the parent death signal, which the kernel clears on
+//!    these changes, is set again;
 //! 5. rlimits (core dumps always off);
 //! 6. `PR_SET_NO_NEW_PRIVS`;
 //! 7. Landlock;
@@ -56,6 +57,7 @@ pub fn confine(
     features: &KernelFeatures,
 ) -> Result<Confinement, SetupError> {
     let as_root = features.running_as_root;
+    let supervisor = sys::parent_pid();
 
     // A root worker switches to run_as before creating its namespaces when
     // the kernel lets an unprivileged user create a user namespace. The
@@ -84,6 +86,20 @@ pub fn confine(
                 "running as uid {} gid {} instead of run_as {} {}",
                 identity.uid, identity.gid, policy.run_as.uid, policy.run_as.gid
             ),
+        ));
+    }
+
+    // The kernel clears the parent death signal when the uid, gid or
+    // capabilities change (prctl(2), PR_SET_PDEATHSIG), so it is set again
+    // here. A supervisor that exited in between left this process with
+    // another parent, which ends the step.
+    sys::set_parent_death_signal().map_err(|err| {
+        SetupError::new("die_with_parent", format!("PR_SET_PDEATHSIG failed: {err}"))
+    })?;
+    if sys::parent_pid() != supervisor {
+        return Err(SetupError::new(
+            "die_with_parent",
+            "the supervisor exited while the worker confined itself",
         ));
     }
 
