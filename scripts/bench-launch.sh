@@ -25,7 +25,7 @@ names = {
 }
 medians = {}
 for directory in root.iterdir():
-    benchmark = directory / "benchmark.json"
+    benchmark = directory / "new" / "benchmark.json"
     estimates = directory / "new" / "estimates.json"
     if not benchmark.exists() or not estimates.exists():
         continue

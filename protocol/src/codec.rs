@@ -1,9 +1,10 @@
 //! Frame codec: a 4-byte little-endian length, then a bincode 2 body.
 //!
 //! The reader checks the length against a caller-chosen maximum before it
-//! allocates, and bincode decodes from the received slice with the same byte
-//! limit, so a hostile length field inside the body cannot make the decoder
-//! allocate more than the frame it came in.
+//! allocates, and bincode decodes from the received slice with a byte limit
+//! tied to the frame's length, so a hostile length field inside the body
+//! cannot make the decoder allocate more than a small multiple of the frame
+//! it came in.
 
 use std::io::{self, Read, Write};
 
@@ -39,9 +40,12 @@ pub enum CodecError {
     Io(#[source] io::Error),
 }
 
-// The byte limit travels in the config type, so it must be a constant. Decoding
-// picks the smallest tier that fits the frame, so a length field inside a small
-// frame cannot claim more than that tier.
+// The byte limit travels in the config type, so it must be a constant.
+// bincode counts the memory a decoded collection claims: its length times
+// the size of an element in memory. That exceeds the bytes the elements took
+// on the wire; a BPF instruction is 8 bytes in memory and can be 4 in the
+// frame. Decoding therefore allows up to 16 times the frame's length,
+// rounded up to a tier, and never more than 16 MiB.
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_CONTROL_FRAME>()
 }
@@ -74,9 +78,10 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
         });
     }
     let decoded = match body.len() {
-        0..=4096 => decode_with_limit::<T, 4096>(body),
-        4097..=65536 => decode_with_limit::<T, 65536>(body),
-        _ => decode_with_limit::<T, MAX_CONTROL_FRAME>(body),
+        0..=256 => decode_with_limit::<T, 4096>(body),
+        257..=4096 => decode_with_limit::<T, 65536>(body),
+        4097..=65536 => decode_with_limit::<T, MAX_CONTROL_FRAME>(body),
+        _ => decode_with_limit::<T, { 16 * MAX_CONTROL_FRAME }>(body),
     };
     let (message, used) = decoded.map_err(CodecError::Decode)?;
     if used != body.len() {
@@ -180,6 +185,27 @@ mod tests {
             data: b"hello".to_vec(),
             truncated: false,
         })
+    }
+
+    #[test]
+    fn collections_of_small_elements_decode() {
+        // About 4 wire bytes per instruction and 8 in memory: the case that a
+        // decode limit equal to the frame's length refused.
+        let program = crate::policy::SeccompProgram {
+            instructions: (0..700_u32)
+                .map(|index| crate::policy::BpfInstruction {
+                    code: 0x15,
+                    jt: 1,
+                    jf: 0,
+                    k: index % 100,
+                })
+                .collect(),
+            denied_action: crate::policy::DeniedAction::Kill,
+        };
+        let body = encode(&program).unwrap();
+        assert!(body.len() < 4096, "{} bytes", body.len());
+        let decoded: crate::policy::SeccompProgram = decode(&body).unwrap();
+        assert_eq!(decoded, program);
     }
 
     #[test]

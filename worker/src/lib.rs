@@ -79,9 +79,16 @@ fn serve(socket: &UnixStream) -> Result<i32, vwmp_protocol::CodecError> {
         features: features.clone(),
     }))?;
 
-    let request = match reader.read::<SupervisorMessage>()? {
-        SupervisorMessage::StepRequest(request) => request,
-        SupervisorMessage::Reject { .. } => return Ok(EXIT_SETUP_FAILED),
+    let request = match reader.read::<SupervisorMessage>() {
+        Ok(SupervisorMessage::StepRequest(request)) => request,
+        Ok(SupervisorMessage::Reject { .. }) => return Ok(EXIT_SETUP_FAILED),
+        Err(err) => {
+            // Tell the supervisor why before giving up; the socket may be
+            // gone too, so a failed write changes nothing.
+            let message = format!("the worker could not read the step request: {err}");
+            let _ = sink.writer.write(&WorkerMessage::StepError { message });
+            return Ok(EXIT_SETUP_FAILED);
+        }
     };
 
     // The digest is checked before confinement, while the file is readable

@@ -83,7 +83,7 @@ impl Engine {
         };
 
         let max_parallel = self.settings().max_parallel.max(1);
-        let mut running: JoinSet<(usize, StepReport)> = JoinSet::new();
+        let mut running: JoinSet<(usize, StepReport, Result<(), String>)> = JoinSet::new();
         let mut cancel_watch = cancel.clone();
         let mut cancelled = *cancel.borrow();
         let mut cancel_open = true;
@@ -145,7 +145,20 @@ impl Engine {
                         sink: Arc::clone(&sink),
                         cancel: cancel.clone(),
                     };
-                    running.spawn(async move { (index, step::run(context).await) });
+                    let step_sink = Arc::clone(&sink);
+                    // The step's final state is committed inside its task, so
+                    // the ends of parallel steps share grouped commits, and
+                    // before the scheduler starts any dependent.
+                    running.spawn(async move {
+                        let report = step::run(context).await;
+                        let recorded = step_sink
+                            .record(&Event::StepFinished {
+                                report: report.clone(),
+                            })
+                            .await
+                            .map_err(|err| err.to_string());
+                        (index, report, recorded)
+                    });
                 }
             }
 
@@ -156,8 +169,8 @@ impl Engine {
             tokio::select! {
                 joined = running.join_next() => {
                     let Some(joined) = joined else { continue };
-                    let (index, report) = match joined {
-                        Ok(pair) => pair,
+                    let (index, report, recorded) = match joined {
+                        Ok(finished) => finished,
                         Err(err) => {
                             // A step task panicked; its step cannot be trusted.
                             sink_error.get_or_insert(format!("a step task failed: {err}"));
@@ -168,8 +181,8 @@ impl Engine {
                     if report.status == StepStatus::Succeeded {
                         outputs.insert(report.id.clone(), report.outputs.clone());
                     }
-                    if let Err(err) = sink.record(&Event::StepFinished { report: report.clone() }).await {
-                        sink_error.get_or_insert(err.to_string());
+                    if let Err(err) = recorded {
+                        sink_error.get_or_insert(err);
                     }
                     reports[index] = Some(report);
                 }

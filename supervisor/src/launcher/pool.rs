@@ -66,6 +66,14 @@ impl Launcher {
         &self.config
     }
 
+    /// Returns how many started workers wait in the pool (0 without one).
+    pub async fn idle_workers(&self) -> usize {
+        match &self.pool {
+            Some(pool) => pool.idle.lock().await.len(),
+            None => 0,
+        }
+    }
+
     /// Runs `request` in a worker and returns how it ended; see
     /// [`super::launch`].
     pub async fn launch(

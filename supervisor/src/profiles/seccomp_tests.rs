@@ -706,3 +706,74 @@ fn confined_log_action_allows() {
     let output = run_confined(&program, &["/bin/uname", "-s"]);
     assert_succeeds(&output, "Linux\n");
 }
+
+/// Runs a bare allow section for `allowed` over every number up to `limit`
+/// and checks each verdict against the set.
+fn check_search_tree(allowed: &BTreeSet<u32>, limit: u32) -> usize {
+    const ALLOW: u32 = 1;
+    const DENY: u32 = 2;
+    let segments = verdict_segments(allowed.iter().copied(), |number| {
+        if allowed.contains(&number) {
+            ALLOW
+        } else {
+            DENY
+        }
+    });
+    let tree = search_tree(&segments).unwrap();
+    let mut instructions = vec![BpfInstruction {
+        code: 0x20,
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }];
+    instructions.extend(tree.iter().map(|instruction| BpfInstruction {
+        code: instruction.code,
+        jt: instruction.jt,
+        jf: instruction.jf,
+        k: instruction.k,
+    }));
+    let program = SeccompProgram {
+        instructions,
+        denied_action: DeniedAction::Errno(1),
+    };
+    for number in 0..=limit {
+        let expected = if allowed.contains(&number) {
+            ALLOW
+        } else {
+            DENY
+        };
+        assert_eq!(
+            evaluate(&program, 0, number, [0; 6]),
+            expected,
+            "syscall number {number}"
+        );
+    }
+    assert_eq!(evaluate(&program, 0, u32::MAX, [0; 6]), DENY);
+    program.instructions.len()
+}
+
+#[test]
+fn search_tree_matches_the_allowlist() {
+    check_search_tree(&BTreeSet::new(), 600);
+    check_search_tree(&[0].into(), 600);
+    check_search_tree(&[1, 2, 3, 600].into(), 700);
+    check_search_tree(&(0..450).collect(), 700);
+    // Every other number: the most segments per syscall, which forces the
+    // long-jump layout near the root.
+    check_search_tree(&(0..900).step_by(2).collect(), 1000);
+    let odd: BTreeSet<u32> = (1..700).step_by(3).collect();
+    check_search_tree(&odd, 800);
+}
+
+#[test]
+fn shipped_programs_are_compact() {
+    let set = shipped();
+    for name in ["strict", "default", "network"] {
+        let program = &set.get(name).unwrap().seccomp().unwrap().instructions;
+        assert!(
+            program.len() < 400,
+            "{name} compiles to {} instructions",
+            program.len()
+        );
+    }
+}

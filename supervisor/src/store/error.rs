@@ -71,6 +71,11 @@ pub enum StoreError {
     #[error("database operation `{operation}` was rejected because the store is closed (the server is shutting down)")]
     Closed { operation: &'static str },
 
+    /// A grouped write was not run because its group's transaction could
+    /// not start.
+    #[error("database operation `{operation}` was not run because its transaction could not start: see the server log for the SQLite error")]
+    GroupAborted { operation: &'static str },
+
     /// The blocking task that ran the operation panicked or was cancelled.
     #[error("database task `{operation}` panicked or was cancelled")]
     TaskFailed {

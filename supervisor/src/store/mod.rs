@@ -133,6 +133,16 @@ impl Store {
         self.connections.write(operation, work).await
     }
 
+    /// Runs `work` on the writer connection off the async runtime, in one
+    /// transaction with other grouped writes; see `pool.rs`.
+    async fn write_grouped<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.connections.write_grouped(operation, work).await
+    }
+
     /// Runs `work` on a read connection off the async runtime.
     async fn read<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
     where

@@ -6,13 +6,21 @@
 //! is in progress). Callers wait for the mutex or a permit without blocking
 //! a runtime thread, then the SQLite work runs in `spawn_blocking`, so no
 //! SQLite call ever runs on an async worker thread.
+//!
+//! Group commit: with `synchronous = FULL` every commit waits for an fsync
+//! (about 4 ms on the machine of docs/benchmarks.md), so one transaction per
+//! step event would cap a busy server at a few hundred events per second.
+//! [`Connections::write_grouped`] queues small writes; whichever caller next
+//! holds the writer runs every queued write in one transaction, each inside
+//! its own savepoint, and each caller learns its result only after that
+//! transaction committed.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 
 use super::StoreError;
 
@@ -27,6 +35,19 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection. The store has about forty
 /// distinct statements; the hot ones (log inserts, step updates) stay cached.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
+
+/// Most writes one group transaction runs; later ones wait for the next.
+/// Bounds how long the writer is held and the work lost to a failed commit.
+const MAX_GROUP_WRITES: usize = 256;
+
+/// A queued grouped write. It runs its work on the connection inside the
+/// group's transaction and returns whether the work succeeded, and the
+/// delivery of its result, called once the transaction ended.
+type GroupedWrite = Box<dyn FnOnce(&Connection) -> (bool, Delivery) + Send>;
+
+/// Delivers a grouped write's result to its caller: `None` when the group
+/// committed, or the commit's error.
+type Delivery = Box<dyn FnOnce(Option<StoreError>) + Send>;
 
 /// Whether a connection may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +64,8 @@ pub(super) struct Connections {
     /// Idle read connections; a missing one is opened on demand.
     readers: Mutex<Vec<Connection>>,
     read_permits: Arc<Semaphore>,
+    /// Grouped writes waiting for the writer.
+    grouped: Arc<Mutex<Vec<GroupedWrite>>>,
 }
 
 impl Connections {
@@ -53,6 +76,7 @@ impl Connections {
             writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
             readers: Mutex::new(Vec::with_capacity(READ_CONNECTIONS)),
             read_permits: Arc::new(Semaphore::new(READ_CONNECTIONS)),
+            grouped: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -78,6 +102,61 @@ impl Connections {
         })
         .await
         .map_err(|source| StoreError::TaskFailed { operation, source })?
+    }
+
+    /// Runs `work` on the writer connection, grouped with other small writes
+    /// into one transaction, and returns its result once that transaction
+    /// committed. `work` runs inside a savepoint, so its own changes are
+    /// undone if it fails, and it must not begin or end a transaction.
+    ///
+    /// NOTE: a caller whose future is dropped after queueing still has its
+    /// write run by the next writer; only the result is lost.
+    pub(super) async fn write_grouped<T, F>(
+        &self,
+        operation: &'static str,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (sender, receiver) = oneshot::channel::<Result<T, StoreError>>();
+        let queued: GroupedWrite = Box::new(move |conn: &Connection| {
+            let result = work(conn);
+            let succeeded = result.is_ok();
+            let delivery: Delivery = Box::new(move |commit_error| {
+                let outcome = match commit_error {
+                    None => result,
+                    Some(error) => Err(error),
+                };
+                // The caller may be gone; its write committed or failed anyway.
+                let _ = sender.send(outcome);
+            });
+            (succeeded, delivery)
+        });
+        lock_queue(&self.grouped).push(queued);
+
+        // Whoever holds the writer next runs the queue, this caller's write
+        // included unless an earlier holder already took it.
+        let mut writer = Arc::clone(&self.writer).lock_owned().await;
+        if writer.is_none() {
+            return Err(StoreError::Closed { operation });
+        }
+        let group = take_group(&self.grouped);
+        if !group.is_empty() {
+            tokio::task::spawn_blocking(move || {
+                if let Some(conn) = writer.as_mut() {
+                    run_group(conn, group);
+                }
+            })
+            .await
+            .map_err(|source| StoreError::TaskFailed { operation, source })?;
+        }
+        // A write dropped without a result (its group could not start) has
+        // dropped the sender too.
+        receiver
+            .await
+            .unwrap_or(Err(StoreError::GroupAborted { operation }))
     }
 
     /// Runs `work` on a read connection in a blocking task. The connection
@@ -146,6 +225,70 @@ impl Connections {
     }
 }
 
+fn lock_queue(queue: &Mutex<Vec<GroupedWrite>>) -> std::sync::MutexGuard<'_, Vec<GroupedWrite>> {
+    // The queue stays valid even if a holder panicked.
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Takes up to [`MAX_GROUP_WRITES`] queued writes, oldest first.
+fn take_group(queue: &Mutex<Vec<GroupedWrite>>) -> Vec<GroupedWrite> {
+    let mut queued = lock_queue(queue);
+    let count = queued.len().min(MAX_GROUP_WRITES);
+    queued.drain(..count).collect()
+}
+
+/// Runs `group` in one IMMEDIATE transaction, each write in a savepoint, and
+/// delivers every result after the commit.
+fn run_group(conn: &mut Connection, group: Vec<GroupedWrite>) {
+    if let Err(source) = conn.execute_batch("BEGIN IMMEDIATE") {
+        // Dropping the writes drops their senders: each caller gets
+        // `GroupAborted`, and this line says why.
+        tracing::error!(error = %source, writes = group.len(), "grouped writes could not begin a transaction");
+        return;
+    }
+    let mut deliveries = Vec::with_capacity(group.len());
+    for write in group {
+        if let Err(source) = conn.execute_batch("SAVEPOINT grouped_write") {
+            tracing::error!(error = %source, "a grouped write could not open its savepoint");
+            continue;
+        }
+        let (succeeded, delivery) = write(conn);
+        let close = if succeeded {
+            "RELEASE grouped_write"
+        } else {
+            "ROLLBACK TO grouped_write; RELEASE grouped_write"
+        };
+        if let Err(source) = conn.execute_batch(close) {
+            tracing::error!(error = %source, "a grouped write could not close its savepoint");
+        }
+        deliveries.push(delivery);
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => deliveries.into_iter().for_each(|delivery| delivery(None)),
+        Err(source) => {
+            let message = source.to_string();
+            tracing::error!(error = %message, writes = deliveries.len(), "grouped writes failed to commit");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            for delivery in deliveries {
+                delivery(Some(group_error("commit grouped writes", &message)));
+            }
+        }
+    }
+}
+
+/// An error for each write of a group whose transaction failed.
+fn group_error(operation: &'static str, message: &str) -> StoreError {
+    StoreError::Sqlite {
+        operation,
+        source: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(message.to_string()),
+        ),
+    }
+}
+
 /// Opens a connection to the existing database file at `path` and sets its
 /// pragmas.
 ///
@@ -192,4 +335,78 @@ pub(super) fn open_connection(path: &Path, access: Access) -> Result<Connection,
             .map_err(failed)?;
     }
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::params;
+
+    use super::super::test_support::open_store;
+    use super::*;
+
+    async fn scratch_values(store: &crate::store::Store) -> Vec<i64> {
+        store
+            .read("read scratch", |conn| {
+                let mut query = conn
+                    .prepare("SELECT v FROM scratch ORDER BY v")
+                    .map_err(super::super::codec::db_error("read scratch"))?;
+                let rows = query
+                    .query_map([], |row| row.get(0))
+                    .and_then(|rows| rows.collect::<Result<Vec<i64>, _>>())
+                    .map_err(super::super::codec::db_error("read scratch"))?;
+                Ok(rows)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grouped_writes_commit_and_fail_alone() {
+        let (_dir, store) = open_store().await;
+        store
+            .write("create scratch", |conn| {
+                conn.execute_batch("CREATE TABLE scratch (v INTEGER NOT NULL)")
+                    .map_err(super::super::codec::db_error("create scratch"))
+            })
+            .await
+            .unwrap();
+
+        // Many concurrent writes; every third inserts a row and then fails,
+        // so its savepoint must undo the row while the others commit.
+        let mut tasks = Vec::new();
+        for value in 0..60_i64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .write_grouped("insert scratch", move |conn| {
+                        conn.execute("INSERT INTO scratch (v) VALUES (?1)", params![value])
+                            .map_err(super::super::codec::db_error("insert scratch"))?;
+                        if value % 3 == 0 {
+                            return Err(StoreError::invalid("value", "divisible by three"));
+                        }
+                        Ok(value)
+                    })
+                    .await
+            }));
+        }
+        let mut succeeded = Vec::new();
+        for (value, task) in (0..60_i64).zip(tasks) {
+            let result = task.await.unwrap();
+            if value % 3 == 0 {
+                assert!(matches!(result, Err(StoreError::Invalid { .. })), "{value}");
+            } else {
+                assert_eq!(result.unwrap(), value);
+                succeeded.push(value);
+            }
+        }
+        assert_eq!(scratch_values(&store).await, succeeded);
+    }
+
+    #[tokio::test]
+    async fn grouped_write_after_close_fails() {
+        let (_dir, store) = open_store().await;
+        store.close().await.unwrap();
+        let result = store.write_grouped("after close", |_conn| Ok(())).await;
+        assert!(matches!(result, Err(StoreError::Closed { .. })));
+    }
 }

@@ -39,7 +39,7 @@ impl StoreSink {
             Event::ExecutionStarted { execution_id } => {
                 self.check_execution(execution_id)?;
                 self.store
-                    .write("record execution start", move |conn| {
+                    .write_grouped("record execution start", move |conn| {
                         execution_started(conn, &id)
                     })
                     .await
@@ -52,7 +52,7 @@ impl StoreSink {
                 let (step_id, profile, hash) =
                     (step_id.clone(), profile.clone(), profile_hash.clone());
                 self.store
-                    .write("record step start", move |conn| {
+                    .write_grouped("record step start", move |conn| {
                         let changed = conn
                             .prepare_cached(
                                 "UPDATE steps SET status = 'running', profile = ?3, profile_hash = ?4, started_at = ?5
@@ -73,7 +73,7 @@ impl StoreSink {
                 let step_id = step_id.clone();
                 let confinement = to_json("confinement", confinement)?;
                 self.store
-                    .write("record step confinement", move |conn| {
+                    .write_grouped("record step confinement", move |conn| {
                         let changed = conn
                             .prepare_cached(
                                 "UPDATE steps SET confinement = ?3 WHERE execution_id = ?1 AND step_id = ?2",
@@ -93,7 +93,7 @@ impl StoreSink {
                 let (step_id, stream, line, truncated) =
                     (step_id.clone(), *stream, line.clone(), *truncated);
                 self.store
-                    .write("record step log", move |conn| {
+                    .write_grouped("record step log", move |conn| {
                         insert_log(conn, &id, &step_id, stream, &line, truncated, now_millis())
                             .map_err(db_error("record step log"))
                     })
@@ -102,7 +102,7 @@ impl StoreSink {
             Event::StepFinished { report } => {
                 let report = report.clone();
                 self.store
-                    .write("record step end", move |conn| {
+                    .write_grouped("record step end", move |conn| {
                         step_finished(conn, &id, &report)
                     })
                     .await
@@ -114,7 +114,7 @@ impl StoreSink {
                 self.check_execution(execution_id)?;
                 let status = *status;
                 self.store
-                    .write("record execution end", move |conn| {
+                    .write_grouped("record execution end", move |conn| {
                         execution_finished(conn, &id, status)
                     })
                     .await
@@ -162,7 +162,7 @@ fn step_changed(
 
 /// Moves a queued execution to running. An execution that is running or
 /// was already ended (a cancel request that came first) keeps its state.
-fn execution_started(conn: &mut Connection, id: &ExecutionId) -> Result<(), StoreError> {
+fn execution_started(conn: &Connection, id: &ExecutionId) -> Result<(), StoreError> {
     let failed = db_error("record execution start");
     conn.prepare_cached(
         "UPDATE executions SET status = 'running', started_at = ?2 WHERE id = ?1 AND status = 'queued'",
@@ -182,7 +182,7 @@ fn execution_started(conn: &mut Connection, id: &ExecutionId) -> Result<(), Stor
 /// Stores every field of a step's final report. Profile and confinement
 /// keep their earlier values when the report has none.
 fn step_finished(
-    conn: &mut Connection,
+    conn: &Connection,
     id: &ExecutionId,
     report: &StepReport,
 ) -> Result<(), StoreError> {
@@ -233,7 +233,7 @@ fn step_finished(
 
 /// Stores the final status of an execution.
 fn execution_finished(
-    conn: &mut Connection,
+    conn: &Connection,
     id: &ExecutionId,
     status: ExecutionStatus,
 ) -> Result<(), StoreError> {
