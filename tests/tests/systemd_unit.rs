@@ -172,8 +172,8 @@ fn unit_filter_covers_syscall_groups() {
                 continue;
             }
             if !known.contains(call) {
-                // systemd cannot name a call it does not know, and answers
-                // it with ENOSYS under an allow list.
+                // systemd cannot name a call it does not know, and returns
+                // ENOSYS for it under an allow list.
                 unknown.push(format!("{group}: {call}"));
             } else if !allowed.contains(call) {
                 missing.push(format!("{group}: {call}"));
