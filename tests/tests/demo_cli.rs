@@ -111,38 +111,31 @@ fn demo_succeeds_and_shows_confinement() {
     assert!(stdout.contains("succeeded\n"), "{all}");
 }
 
-#[test]
-fn demo_failing_plugin_exits_nonzero() {
-    if !common::require_landlock(1, "vwmp demo under the shipped strict profile") {
-        return;
-    }
-    // A plugins directory without the checksum plugin, so the demo runs
-    // hello.json, whose first step `greet` fails here.
+/// Returns a plugins directory without the checksum plugin, so the demo
+/// runs hello.json, with the example textutil plugin and a `hello` plugin
+/// whose script body is `script`.
+fn plugins_with_hello(script_body: &str) -> tempfile::TempDir {
     let plugins = tempfile::tempdir().unwrap();
     open_to_workers(plugins.path());
     let hello = plugins.path().join("hello");
     std::fs::create_dir(&hello).unwrap();
     open_to_workers(&hello);
     let script = hello.join("hello.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\necho 'hello: refusing to greet on purpose' >&2\nexit 3\n",
-    )
-    .unwrap();
+    std::fs::write(&script, format!("#!/bin/sh\n{script_body}\n")).unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let manifest =
-        std::fs::read_to_string(common::repo_root().join("examples/plugins/hello/plugin.toml"))
-            .unwrap()
-            .lines()
-            .map(|line| {
-                if line.starts_with("\"hello.sh\"") {
-                    format!("\"hello.sh\" = \"{}\"", sha256_file(&script).unwrap())
-                } else {
-                    line.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+    let example = common::repo_root().join("examples/plugins/hello/plugin.toml");
+    let manifest = std::fs::read_to_string(example)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            if line.starts_with("\"hello.sh\"") {
+                format!("\"hello.sh\" = \"{}\"", sha256_file(&script).unwrap())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     std::fs::write(hello.join("plugin.toml"), manifest).unwrap();
     let textutil = plugins.path().join("textutil");
     std::fs::create_dir(&textutil).unwrap();
@@ -153,7 +146,45 @@ fn demo_failing_plugin_exits_nonzero() {
             .join(file);
         std::fs::copy(&source, textutil.join(file)).unwrap();
     }
+    plugins
+}
 
+#[test]
+fn demo_timeout_cancels_execution() {
+    if !common::require_landlock(1, "vwmp demo under the shipped strict profile") {
+        return;
+    }
+    let plugins = plugins_with_hello("echo 'hello: sleeping' >&2\nexec sleep 60");
+    let started = std::time::Instant::now();
+    let output = demo_with(&[
+        "--timeout",
+        "2",
+        "--plugins-dir",
+        plugins.path().to_str().unwrap(),
+    ]);
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{all}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(40),
+        "the demo took {:?}\n{all}",
+        started.elapsed()
+    );
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("(--timeout); cancelling it"), "{all}");
+    assert!(stdout.contains("greet | hello: sleeping"), "{all}");
+    let greet = summary_row(&stdout, "greet");
+    assert!(greet.contains("cancelled"), "{greet}\n{all}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ended cancelled"), "{all}");
+}
+
+#[test]
+fn demo_failing_plugin_exits_nonzero() {
+    if !common::require_landlock(1, "vwmp demo under the shipped strict profile") {
+        return;
+    }
+    let plugins = plugins_with_hello("echo 'hello: refusing to greet on purpose' >&2\nexit 3");
     let output = demo(&["--plugins-dir", plugins.path().to_str().unwrap()]);
     let all = text(&output);
     assert_eq!(output.status.code(), Some(1), "{all}");

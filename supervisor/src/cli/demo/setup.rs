@@ -229,3 +229,67 @@ pub async fn create_user(state: &AppState) -> Result<DemoUser, String> {
         password,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn temporary_dir_traversable_and_removed() {
+        let state = StateDir::prepare(None, false).unwrap();
+        let parent = state.path().parent().unwrap().to_path_buf();
+        assert_eq!(mode(&parent), TEMP_PARENT_MODE);
+        assert!(state.path().starts_with(&parent));
+        assert!(state.workspace_root().starts_with(&parent));
+        assert!(!state.is_kept());
+
+        state.finish();
+        assert!(!parent.exists(), "{} still exists", parent.display());
+    }
+
+    #[test]
+    fn keep_leaves_temporary_dir() {
+        let state = StateDir::prepare(None, true).unwrap();
+        let parent = state.path().parent().unwrap().to_path_buf();
+        assert!(state.is_kept());
+
+        state.finish();
+        assert!(parent.is_dir());
+        std::fs::remove_dir_all(&parent).unwrap();
+    }
+
+    #[test]
+    fn requested_state_dir_kept_apart_from_workspaces() {
+        let requested = tempfile::tempdir().unwrap();
+        let state = StateDir::prepare(Some(requested.path().to_path_buf()), false).unwrap();
+        assert_eq!(state.path(), requested.path());
+        assert!(state.is_kept());
+        assert!(!state.workspace_root().starts_with(requested.path()));
+
+        let workspaces_parent = state.workspace_root().parent().unwrap().to_path_buf();
+        state.finish();
+        assert!(requested.path().is_dir());
+        assert!(!workspaces_parent.exists());
+    }
+
+    #[test]
+    fn password_file_private() {
+        let requested = tempfile::tempdir().unwrap();
+        let state = StateDir::prepare(Some(requested.path().to_path_buf()), false).unwrap();
+        let user = DemoUser {
+            username: DEMO_USER.to_string(),
+            password: Password::new("correct horse battery staple"),
+        };
+        let path = state.write_password(&user).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "correct horse battery staple\n"
+        );
+        state.finish();
+    }
+}
