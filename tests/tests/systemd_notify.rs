@@ -25,8 +25,15 @@ impl Drop for Server {
     }
 }
 
-/// Reads datagrams until one contains `expected`, and returns it.
-fn wait_for(socket: &UnixDatagram, expected: &str, seen: &mut Vec<String>) -> String {
+/// Reads datagrams until one contains `expected`, and returns it. On
+/// timeout it stops the server and panics with the messages so far and the
+/// server's exit status and stderr.
+fn wait_for(
+    socket: &UnixDatagram,
+    expected: &str,
+    seen: &mut Vec<String>,
+    server: &mut Server,
+) -> String {
     let deadline = Instant::now() + MESSAGE_LIMIT;
     let mut buffer = [0u8; 4096];
     while Instant::now() < deadline {
@@ -42,7 +49,16 @@ fn wait_for(socket: &UnixDatagram, expected: &str, seen: &mut Vec<String>) -> St
             Err(error) => panic!("failed to read the notify socket: {error}"),
         }
     }
-    panic!("no {expected} within {MESSAGE_LIMIT:?}; messages so far: {seen:?}");
+    let _ = server.0.kill();
+    let status = server.0.wait();
+    let mut stderr = String::new();
+    if let Some(mut pipe) = server.0.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    panic!(
+        "no {expected} within {MESSAGE_LIMIT:?}; messages so far: {seen:?}; vwmp serve: \
+         {status:?}, stderr:\n{stderr}"
+    );
 }
 
 #[test]
@@ -76,14 +92,14 @@ fn serve_notifies_ready_watchdog_stopping() {
     let mut server = Server(child);
     let mut seen = Vec::new();
 
-    let ready = wait_for(&socket, "READY=1", &mut seen);
+    let ready = wait_for(&socket, "READY=1", &mut seen, &mut server);
     assert!(
         ready.contains("STATUS=listening on http://127.0.0.1:"),
         "{ready}"
     );
-    wait_for(&socket, "WATCHDOG=1", &mut seen);
+    wait_for(&socket, "WATCHDOG=1", &mut seen, &mut server);
     // A second ping shows that the pings repeat.
-    wait_for(&socket, "WATCHDOG=1", &mut seen);
+    wait_for(&socket, "WATCHDOG=1", &mut seen, &mut server);
 
     // SAFETY: kill with a child's pid that has not been reaped yet, because
     // `server` waits for it only in `Drop`.
@@ -94,7 +110,7 @@ fn serve_notifies_ready_watchdog_stopping() {
         "kill failed: {}",
         std::io::Error::last_os_error()
     );
-    wait_for(&socket, "STOPPING=1", &mut seen);
+    wait_for(&socket, "STOPPING=1", &mut seen, &mut server);
 
     let status = server.0.wait().unwrap();
     let mut stderr = String::new();

@@ -40,12 +40,13 @@ const HELLO_WORKFLOW: &str = include_str!("../../../examples/workflows/hello.jso
 /// Arguments of `vwmp demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// State directory for the database and signing key; it is kept
-    /// afterwards [default: a new temporary directory, removed at the end].
+    /// State directory for the database, signing key and the demo user's
+    /// password; it is kept afterwards [default: a new temporary directory,
+    /// removed at the end].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Keep the temporary state directory and write the demo user's
-    /// password into it.
+    /// Keep the temporary directory (state and workspaces) and write the
+    /// demo user's password into the state directory.
     #[arg(long)]
     pub keep: bool,
     /// Directory of plugin directories [default: examples/plugins in a checkout, else /var/lib/vwmp/plugins].
@@ -146,8 +147,10 @@ async fn drive(
         .await
         .map_err(|error| format!("failed to create the workflow {name}: {error}"))?;
     println!(
-        "vwmp demo: created workflow {name} ({}, revision {})",
-        workflow.id, workflow.revision
+        "vwmp demo: created workflow {} from examples/workflows/{name} ({}, revision {})",
+        definition["name"].as_str().unwrap_or("-"),
+        workflow.id,
+        workflow.revision
     );
 
     let started: ExecutionStarted = client

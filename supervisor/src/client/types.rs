@@ -69,6 +69,12 @@ pub struct StepDetail {
     /// The confinement that held, as the worker reported it.
     #[serde(default)]
     pub confinement: Option<serde_json::Value>,
+    /// Start time (RFC 3339); `None` for a step that never started.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    /// End time (RFC 3339); `None` until the step ends.
+    #[serde(default)]
+    pub finished_at: Option<String>,
     #[serde(default)]
     pub duration_ms: Option<u64>,
 }
@@ -92,4 +98,7 @@ pub struct LogLine {
     #[serde(default)]
     pub stream: Option<String>,
     pub line: String,
+    /// Time the supervisor received the line (RFC 3339).
+    #[serde(default)]
+    pub at: Option<String>,
 }

@@ -8,10 +8,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use warp::http::Method;
 
 use super::summary::{confinement_text, printable};
-use crate::client::{ApiClient, ExecutionDetail, LogPage, StepDetail};
+use crate::client::{ApiClient, ExecutionDetail, LogLine, LogPage, StepDetail};
 
 /// Time between two polls.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -26,57 +28,103 @@ const MAX_PAGES_PER_POLL: usize = 20;
 /// Time that a cancelled execution gets to finish before the demo gives up.
 const CANCEL_GRACE: Duration = Duration::from_secs(60);
 
-/// The last printed state of one step.
+/// The parts of one step that the demo already printed.
 #[derive(Default)]
 struct Seen {
-    status: String,
+    started: bool,
     confined: bool,
+    finished: bool,
 }
 
-/// Prints step changes and log lines, with step ids right-aligned.
+/// A line to print, with the time its event happened when the server
+/// reported one.
+struct Pending {
+    at: Option<OffsetDateTime>,
+    step_id: String,
+    text: String,
+}
+
+/// Collects step changes and log lines of one poll and prints them in the
+/// order they happened, with step ids right-aligned.
 struct Printer {
     width: usize,
     seen: HashMap<String, Seen>,
 }
 
 impl Printer {
-    fn line(&self, step_id: &str, text: &str) {
-        let width = self.width;
-        println!("{step_id:>width$} | {text}");
-    }
-
-    /// Prints what changed in each step since the last call.
-    fn step_changes(&mut self, detail: &ExecutionDetail) {
+    /// Adds a line for each step that started or reported its confinement
+    /// since the last call.
+    fn step_starts(&mut self, detail: &ExecutionDetail, out: &mut Vec<Pending>) {
         for step in &detail.steps {
-            let seen = self.seen.remove(&step.id).unwrap_or_default();
-            let mut now = Seen {
-                status: step.status.clone(),
-                confined: seen.confined,
-            };
-            if step.status != seen.status && step.status == "running" {
+            let seen = self.seen.entry(step.id.clone()).or_default();
+            let at = parse_time(step.started_at.as_deref());
+            let started = step.status == "running" || step.started_at.is_some();
+            if started && !seen.started {
+                seen.started = true;
                 let profile = step.profile.as_deref().unwrap_or("-");
-                self.line(&step.id, &format!("running under profile {profile}"));
+                out.push(Pending {
+                    at,
+                    step_id: step.id.clone(),
+                    text: format!("started under profile {profile}"),
+                });
             }
             if !seen.confined && step.confinement.is_some() {
+                seen.confined = true;
                 let text = confinement_text(step.confinement.as_ref());
-                self.line(&step.id, &format!("confined: {text}"));
-                now.confined = true;
+                out.push(Pending {
+                    at,
+                    step_id: step.id.clone(),
+                    text: format!("confined: {text}"),
+                });
             }
-            if step.status != seen.status && is_step_finished(&step.status) {
-                self.line(&step.id, &finished_text(step));
-            }
-            self.seen.insert(step.id.clone(), now);
         }
     }
 
-    /// Prints one log line; lines not on stderr carry their stream's name.
-    fn log(&self, step_id: Option<&str>, stream: Option<&str>, line: &str) {
-        let line = printable(line);
-        match stream {
-            Some("stderr") | None => self.line(step_id.unwrap_or("-"), &line),
-            Some(stream) => self.line(step_id.unwrap_or("-"), &format!("[{stream}] {line}")),
+    /// Adds a line for each step that finished since the last call.
+    fn step_ends(&mut self, detail: &ExecutionDetail, out: &mut Vec<Pending>) {
+        for step in &detail.steps {
+            let seen = self.seen.entry(step.id.clone()).or_default();
+            if !seen.finished && is_step_finished(&step.status) {
+                seen.finished = true;
+                out.push(Pending {
+                    at: parse_time(step.finished_at.as_deref()),
+                    step_id: step.id.clone(),
+                    text: finished_text(step),
+                });
+            }
         }
     }
+
+    /// Adds a log line; lines not on stderr carry their stream's name.
+    fn log(&self, line: &LogLine, out: &mut Vec<Pending>) {
+        let text = printable(&line.line);
+        let text = match line.stream.as_deref() {
+            Some("stderr") | None => text,
+            Some(stream) => format!("[{stream}] {text}"),
+        };
+        out.push(Pending {
+            at: parse_time(line.at.as_deref()),
+            step_id: line.step_id.clone().unwrap_or_else(|| "-".to_string()),
+            text,
+        });
+    }
+
+    /// Prints the collected lines sorted by time. The sort is stable, so
+    /// lines of equal time keep the order they were added in (start,
+    /// confinement, logs, end), and lines without a time come last.
+    fn flush(&self, mut lines: Vec<Pending>) {
+        lines.sort_by_key(|line| (line.at.is_none(), line.at));
+        let width = self.width;
+        for line in lines {
+            println!("{:>width$} | {}", line.step_id, line.text);
+        }
+    }
+}
+
+/// Parses an RFC 3339 time; `None` when missing or malformed, which only
+/// affects the order of printed lines.
+fn parse_time(text: Option<&str>) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text?, &Rfc3339).ok()
 }
 
 /// Returns true for step states that cannot change any more.
@@ -122,16 +170,19 @@ pub async fn follow(
     let mut after: Option<u64> = None;
 
     loop {
-        // Logs first, so every line written before a detail that reports
-        // "finished" is printed before it, and the last read below gets the rest.
-        after = print_new_logs(client, id, after, &printer).await?;
+        // The state is read before the logs: a step that the state shows
+        // finished wrote all its lines before, so the read below gets them
+        // and they appear above the step's closing line.
         let detail: ExecutionDetail = client
             .get_json(&format!("/executions/{id}"))
             .await
             .map_err(|error| format!("failed to read execution {id}: {error}"))?;
-        printer.step_changes(&detail);
+        let mut lines = Vec::new();
+        printer.step_starts(&detail, &mut lines);
+        after = read_new_logs(client, id, after, &printer, &mut lines).await?;
+        printer.step_ends(&detail, &mut lines);
+        printer.flush(lines);
         if detail.is_finished() {
-            print_new_logs(client, id, after, &printer).await?;
             return Ok(detail);
         }
 
@@ -166,13 +217,14 @@ pub async fn follow(
     }
 }
 
-/// Prints the log lines after sequence `after` and returns the sequence to
-/// continue from.
-async fn print_new_logs(
+/// Adds the log lines after sequence `after` to `out` and returns the
+/// sequence to continue from.
+async fn read_new_logs(
     client: &ApiClient,
     id: &str,
     mut after: Option<u64>,
     printer: &Printer,
+    out: &mut Vec<Pending>,
 ) -> Result<Option<u64>, String> {
     for _ in 0..MAX_PAGES_PER_POLL {
         let path = match after {
@@ -184,7 +236,7 @@ async fn print_new_logs(
             .await
             .map_err(|error| format!("failed to read the logs of execution {id}: {error}"))?;
         for line in &page.items {
-            printer.log(line.step_id.as_deref(), line.stream.as_deref(), &line.line);
+            printer.log(line, out);
         }
         let last = page.items.last().map(|line| line.seq);
         let next = page.next_after.or(last).or(after);

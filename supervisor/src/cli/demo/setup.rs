@@ -25,81 +25,78 @@ pub const DEMO_ROLES: [&str; 3] = ["viewer", "editor", "executor"];
 /// File in a kept state directory that contains the demo user's password.
 const PASSWORD_FILE: &str = "demo-password";
 
-/// Mode of the directory that contains the temporary state directory: the
-/// owner may do anything, and others may only traverse it, because workers
-/// started as root run as another user and must reach their workspaces.
+/// Mode of the demo's temporary directory: the owner may do anything, and
+/// others may only traverse it, because workers started as root run as
+/// another user and must reach their workspaces inside it.
 const TEMP_PARENT_MODE: u32 = 0o711;
 
-/// The state directory: temporary (removed at the end unless kept) or the
-/// one given with `--state-dir`.
+/// The demo's directories. A temporary directory (0711) always contains the
+/// workspaces, and the state directory too unless `--state-dir` names one.
+/// A state directory is 0700, so workspaces under it would be out of the
+/// workers' reach when they run as another user.
 pub struct StateDir {
-    path: PathBuf,
-    /// The temporary directory's parent; `None` for `--state-dir`.
-    temporary: Option<TempDir>,
+    state: PathBuf,
+    temporary: TempDir,
+    /// Whether `--state-dir` named the state directory.
+    requested: bool,
+    /// Whether the temporary directory outlives the demo (`--keep`).
     keep: bool,
 }
 
 impl StateDir {
-    /// Uses `requested` (`--state-dir`), or creates a temporary directory.
+    /// Creates the temporary directory and uses `requested` (`--state-dir`)
+    /// or a directory inside it as the state directory.
     pub fn prepare(requested: Option<PathBuf>, keep: bool) -> Result<StateDir, String> {
-        if let Some(path) = requested {
-            return Ok(StateDir {
-                path,
-                temporary: None,
-                keep: true,
-            });
-        }
-        let parent = tempfile::Builder::new()
+        let temporary = tempfile::Builder::new()
             .prefix("vwmp-demo-")
             .tempdir()
             .map_err(|error| {
                 format!(
-                    "failed to create a temporary directory under {}: {error}; set TMPDIR or \
-                     pass --state-dir",
+                    "failed to create a temporary directory under {}: {error}; set TMPDIR to a \
+                     writable directory",
                     std::env::temp_dir().display()
                 )
             })?;
         std::fs::set_permissions(
-            parent.path(),
+            temporary.path(),
             std::fs::Permissions::from_mode(TEMP_PARENT_MODE),
         )
         .map_err(|error| {
             format!(
                 "failed to set the mode of {}: {error}",
-                parent.path().display()
+                temporary.path().display()
             )
         })?;
+        let state = requested
+            .clone()
+            .unwrap_or_else(|| temporary.path().join("state"));
         Ok(StateDir {
-            path: parent.path().join("state"),
-            temporary: Some(parent),
+            state,
+            temporary,
+            requested: requested.is_some(),
             keep,
         })
     }
 
     /// Returns the state directory.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.state
     }
 
-    /// Returns the workspace root beside a temporary state directory, which
-    /// workers running as another user reach through the 0711 parent. With
-    /// `--state-dir` it returns `None`, so the configuration's default under
-    /// the state directory applies.
-    pub fn workspace_root(&self) -> Option<PathBuf> {
-        self.temporary
-            .as_ref()
-            .map(|parent| parent.path().join("workspaces"))
+    /// Returns the workspace root inside the temporary directory.
+    pub fn workspace_root(&self) -> PathBuf {
+        self.temporary.path().join("workspaces")
     }
 
-    /// Returns true when the directory outlives the demo.
+    /// Returns true when the state directory outlives the demo.
     pub fn is_kept(&self) -> bool {
-        self.keep
+        self.keep || self.requested
     }
 
     /// Writes the demo user's password into the state directory (mode
     /// 0600) and returns the file's path.
     pub fn write_password(&self, user: &DemoUser) -> Result<PathBuf, String> {
-        let path = self.path.join(PASSWORD_FILE);
+        let path = self.state.join(PASSWORD_FILE);
         let failed = |error: std::io::Error| {
             format!(
                 "failed to write the demo password to {}: {error}",
@@ -117,24 +114,23 @@ impl StateDir {
         Ok(path)
     }
 
-    /// Removes a temporary directory unless `--keep` was given, and prints
-    /// the path of a kept one.
+    /// Removes the temporary directory unless `--keep` was given, and
+    /// prints the paths that remain.
     pub fn finish(self) {
-        match self.temporary {
-            Some(parent) if self.keep => {
-                let kept = parent.keep();
-                println!("vwmp demo: kept {}", kept.display());
-            }
-            Some(parent) => {
-                let path = parent.path().to_path_buf();
-                if let Err(error) = parent.close() {
-                    eprintln!(
-                        "vwmp: failed to remove the temporary directory {}: {error}",
-                        path.display()
-                    );
-                }
-            }
-            None => println!("vwmp demo: state kept in {}", self.path.display()),
+        if self.requested {
+            println!("vwmp demo: state kept in {}", self.state.display());
+        }
+        if self.keep {
+            let kept = self.temporary.keep();
+            println!("vwmp demo: kept {}", kept.display());
+            return;
+        }
+        let path = self.temporary.path().to_path_buf();
+        if let Err(error) = self.temporary.close() {
+            eprintln!(
+                "vwmp: failed to remove the temporary directory {}: {error}",
+                path.display()
+            );
         }
     }
 }
@@ -148,17 +144,18 @@ pub fn config(state: &StateDir, args: &DemoArgs) -> Result<Config, String> {
     let worker = defaults::worker_binary()?;
     let plugins = defaults::plugins_dir(args.plugins_dir.clone());
     let profiles = defaults::profiles_dir(args.profiles_dir.clone());
-    let mut values: Vec<(&str, String)> = vec![
+    let values: Vec<(&str, String)> = vec![
         ("VWMP_SERVER_LISTEN", "127.0.0.1:0".to_string()),
         ("VWMP_STORAGE_STATE_DIR", path_text(state.path())?),
         ("VWMP_ENGINE_PLUGINS_DIR", path_text(&plugins)?),
         ("VWMP_ENGINE_PROFILES_DIR", path_text(&profiles)?),
         ("VWMP_ENGINE_WORKER_PATH", path_text(&worker)?),
+        (
+            "VWMP_ENGINE_WORKSPACE_ROOT",
+            path_text(&state.workspace_root())?,
+        ),
         ("VWMP_AUTH_SECURE_COOKIES", "false".to_string()),
     ];
-    if let Some(root) = state.workspace_root() {
-        values.push(("VWMP_ENGINE_WORKSPACE_ROOT", path_text(&root)?));
-    }
     let env = |name: &str| {
         values
             .iter()
@@ -231,4 +228,68 @@ pub async fn create_user(state: &AppState) -> Result<DemoUser, String> {
         username: DEMO_USER.to_string(),
         password,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn temporary_dir_traversable_and_removed() {
+        let state = StateDir::prepare(None, false).unwrap();
+        let parent = state.path().parent().unwrap().to_path_buf();
+        assert_eq!(mode(&parent), TEMP_PARENT_MODE);
+        assert!(state.path().starts_with(&parent));
+        assert!(state.workspace_root().starts_with(&parent));
+        assert!(!state.is_kept());
+
+        state.finish();
+        assert!(!parent.exists(), "{} still exists", parent.display());
+    }
+
+    #[test]
+    fn keep_leaves_temporary_dir() {
+        let state = StateDir::prepare(None, true).unwrap();
+        let parent = state.path().parent().unwrap().to_path_buf();
+        assert!(state.is_kept());
+
+        state.finish();
+        assert!(parent.is_dir());
+        std::fs::remove_dir_all(&parent).unwrap();
+    }
+
+    #[test]
+    fn requested_state_dir_kept_apart_from_workspaces() {
+        let requested = tempfile::tempdir().unwrap();
+        let state = StateDir::prepare(Some(requested.path().to_path_buf()), false).unwrap();
+        assert_eq!(state.path(), requested.path());
+        assert!(state.is_kept());
+        assert!(!state.workspace_root().starts_with(requested.path()));
+
+        let workspaces_parent = state.workspace_root().parent().unwrap().to_path_buf();
+        state.finish();
+        assert!(requested.path().is_dir());
+        assert!(!workspaces_parent.exists());
+    }
+
+    #[test]
+    fn password_file_private() {
+        let requested = tempfile::tempdir().unwrap();
+        let state = StateDir::prepare(Some(requested.path().to_path_buf()), false).unwrap();
+        let user = DemoUser {
+            username: DEMO_USER.to_string(),
+            password: Password::new("correct horse battery staple"),
+        };
+        let path = state.write_password(&user).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "correct horse battery staple\n"
+        );
+        state.finish();
+    }
 }
