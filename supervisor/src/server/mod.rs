@@ -170,7 +170,6 @@ pub async fn start(
     ));
     tracing::info!(%address, "listening for HTTP requests");
 
-
     Ok(ServerHandle {
         address,
         state,
