@@ -334,25 +334,3 @@ fn configured_lifetimes_applied() {
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
     assert!(max_age(&refreshed) < first, "refresh extended the session");
 }
-
-#[test]
-fn systemd_notified_of_ready_and_stopping() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("notify.sock");
-    let receiver = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-    receiver
-        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    let socket = path.to_str().unwrap().to_string();
-    let server = TestServer::start_with_env("", &[("NOTIFY_SOCKET", &socket)]);
-
-    let mut buffer = [0u8; 256];
-    let length = receiver.recv(&mut buffer).expect("READY notification");
-    let ready = String::from_utf8_lossy(&buffer[..length]).into_owned();
-    assert!(ready.starts_with("READY=1\n"), "{ready}");
-    assert!(ready.contains("STATUS=listening on 127.0.0.1:"), "{ready}");
-
-    assert!(server.stop().success());
-    let length = receiver.recv(&mut buffer).expect("STOPPING notification");
-    assert_eq!(&buffer[..length], b"STOPPING=1");
-}
