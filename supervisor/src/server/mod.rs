@@ -12,12 +12,14 @@
 //! - `state.rs`: [`AppState`], which every request handler shares.
 //! - `audit_sink.rs`: stores audit events in the database.
 //! - `state_dir.rs`: the state directory and its mode.
+//! - `http.rs`: the accept loop that runs the API on each connection.
 //! - `retention.rs`: the pruning task.
 //! - `notify.rs`: systemd readiness, stopping and watchdog notifications.
 //! - `error.rs`: [`ServeError`].
 
 mod audit_sink;
 mod error;
+pub mod http;
 pub mod notify;
 mod retention;
 mod state;
@@ -165,16 +167,12 @@ pub async fn start(
     ));
 
     let routes = crate::api::routes(&state);
-    let mut stop = shutdown_rx;
-    let server = tokio::spawn(async move {
-        warp::serve(routes)
-            .incoming(listener)
-            .graceful(async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            })
-            .run()
-            .await;
-    });
+    let server = tokio::spawn(http::serve(
+        listener,
+        routes,
+        http::HttpLimits::default(),
+        shutdown_rx,
+    ));
     tracing::info!(%address, "listening for HTTP requests");
 
     let watchdog = notify::watchdog_interval()
