@@ -20,7 +20,7 @@ use vwmp_supervisor::model::{Role, UserId};
 use vwmp_supervisor::plugins::sha256_file;
 use vwmp_supervisor::store::{NewUser, Store};
 
-/// Longest time a test waits for the server or an execution.
+/// Maximum time a test waits for the server or an execution.
 const WAIT: Duration = Duration::from_secs(90);
 
 fn set_mode(path: &Path, mode: u32) {
@@ -149,6 +149,11 @@ impl Site {
             &plugins,
             "slow",
             &format!("cat >/dev/null; echo 'sleeping' >&2; exec sleep {sleep_mark}"),
+        );
+        shell_plugin(
+            &plugins,
+            "nap",
+            "cat >/dev/null; sleep 2; echo '{\"rested\": true}'",
         );
         shell_plugin(
             &plugins,
@@ -794,5 +799,59 @@ async fn killed_server_leaves_execution_interrupted() {
         store.integrity_check().await.unwrap(),
         "integrity check failed"
     );
+    store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_then_interrupts() {
+    const MARK: &str = "3605";
+    let mut site = Site::start(MARK).await;
+    let short = site.create_workflow("alice", &two_steps("short", "nap.run"));
+    let long = site.create_workflow("alice", &two_steps("long", "slow.run"));
+    let short_id = site.execute("alice", &short, json!({}));
+    let long_id = site.execute("alice", &long, json!({}));
+    site.wait_execution(&short_id, |execution| {
+        execution["steps"][0]["status"] == "running"
+    });
+    site.wait_execution(&long_id, |execution| {
+        execution["steps"][0]["status"] == "running"
+    });
+
+    // SIGTERM: the server stops taking requests, lets running executions
+    // finish for the grace period, then kills the rest.
+    let mut server = site.server.take().unwrap();
+    let stopped_at = Instant::now();
+    // SAFETY: the pid is that of our own child, which has not been reaped.
+    let signalled = unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    assert_eq!(signalled, 0);
+    let status = server.child.wait().unwrap();
+    let took = stopped_at.elapsed();
+    assert!(status.success(), "vwmp serve exited with {status}");
+    assert!(
+        took < vwmp_supervisor::server::EXECUTION_GRACE + Duration::from_secs(20),
+        "shutdown took {took:?}"
+    );
+    drop(server);
+    assert_eq!(
+        marked_sleeps(MARK),
+        0,
+        "the long step survived the shutdown"
+    );
+
+    // The server recorded both ends itself before it exited.
+    let store = Store::open(&site.database()).await.unwrap();
+    let read = |id: &str| {
+        let store = store.clone();
+        let id = vwmp_supervisor::model::ExecutionId::parse(id).unwrap();
+        async move { store.get_execution(&id).await.unwrap().unwrap() }
+    };
+    let short = read(&short_id).await;
+    assert_eq!(short.execution.status.as_str(), "succeeded", "{short:#?}");
+    let long = read(&long_id).await;
+    assert_eq!(long.execution.status.as_str(), "interrupted", "{long:#?}");
+    assert_eq!(long.steps[0].status.as_str(), "interrupted");
+    assert_eq!(long.steps[1].status.as_str(), "skipped");
+    assert!(long.execution.error.is_some());
+    assert!(store.integrity_check().await.unwrap());
     store.close().await.unwrap();
 }

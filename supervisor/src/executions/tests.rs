@@ -23,7 +23,7 @@ use crate::plugins::{sha256_file, Registry};
 use crate::profiles::ProfileSet;
 use crate::store::{ExecutionDetail, ExecutionFilter, NewUser, Page, UserRecord};
 
-/// Longest time a test waits for an execution to end.
+/// Maximum time a test waits for an execution to end.
 const END_WAIT: Duration = Duration::from_secs(120);
 
 /// Tests that start workers run one at a time: the plugins' user (65534
