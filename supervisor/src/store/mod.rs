@@ -29,6 +29,7 @@
 
 mod api_keys;
 mod audit;
+mod cache;
 mod codec;
 mod error;
 mod executions;
@@ -55,6 +56,7 @@ pub use api_keys::{
 pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, MAX_AUDIT_DETAILS_BYTES, MAX_USER_AGENT_CHARS,
 };
+pub use cache::CACHE_TTL;
 pub use error::StoreError;
 pub use executions::{
     ExecutionDetail, ExecutionFilter, ExecutionRecord, NewExecution, StepRecord, MAX_STEP_ID_CHARS,
@@ -80,6 +82,8 @@ pub type UnixMillis = i64;
 #[derive(Clone)]
 pub struct Store {
     connections: Arc<pool::Connections>,
+    users: Arc<cache::RecordCache<crate::model::UserId, UserRecord>>,
+    workflows: Arc<cache::RecordCache<crate::model::WorkflowId, WorkflowRecord>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -109,6 +113,8 @@ impl Store {
             })??;
         Ok(Store {
             connections: Arc::new(connections),
+            users: Arc::new(cache::RecordCache::new()),
+            workflows: Arc::new(cache::RecordCache::new()),
         })
     }
 

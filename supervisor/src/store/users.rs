@@ -166,15 +166,26 @@ impl Store {
     }
 
     /// Returns the user with `id`, or `None`.
+    ///
+    /// Served from a copy of at most [`super::CACHE_TTL`] when there is one.
     pub async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        let id = id.clone();
-        self.read("find user by id", move |conn| {
-            let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1");
-            conn.prepare_cached(&sql)
-                .and_then(|mut query| query.query_row([&id], read_user).optional())
-                .map_err(db_error("find user by id"))
-        })
-        .await
+        let generation = match self.users.get(id) {
+            Ok(user) => return Ok(Some(user)),
+            Err(generation) => generation,
+        };
+        let key = id.clone();
+        let user = self
+            .read("find user by id", move |conn| {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1");
+                conn.prepare_cached(&sql)
+                    .and_then(|mut query| query.query_row([&key], read_user).optional())
+                    .map_err(db_error("find user by id"))
+            })
+            .await?;
+        if let Some(user) = &user {
+            self.users.insert(id.clone(), user.clone(), generation);
+        }
+        Ok(user)
     }
 
     /// Lists users by username.
@@ -198,41 +209,49 @@ impl Store {
 
     /// Replaces the roles of user `id`.
     pub async fn set_user_roles(&self, id: &UserId, roles: &[Role]) -> Result<(), StoreError> {
+        let changed_id = id.clone();
         let id = id.clone();
         let roles = normalize_roles(roles);
-        self.write("set user roles", move |conn| {
-            let failed = db_error("set user roles");
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(&failed)?;
-            let exists = tx
-                .prepare_cached("SELECT 1 FROM users WHERE id = ?1")
-                .and_then(|mut query| query.exists([&id]))
-                .map_err(&failed)?;
-            if !exists {
-                return Err(StoreError::not_found("user", &id));
-            }
-            replace_roles(&tx, &id, &roles).map_err(&failed)?;
-            tx.commit().map_err(&failed)
-        })
-        .await
+        let result = self
+            .write("set user roles", move |conn| {
+                let failed = db_error("set user roles");
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(&failed)?;
+                let exists = tx
+                    .prepare_cached("SELECT 1 FROM users WHERE id = ?1")
+                    .and_then(|mut query| query.exists([&id]))
+                    .map_err(&failed)?;
+                if !exists {
+                    return Err(StoreError::not_found("user", &id));
+                }
+                replace_roles(&tx, &id, &roles).map_err(&failed)?;
+                tx.commit().map_err(&failed)
+            })
+            .await;
+        self.users.invalidate(&changed_id);
+        result
     }
 
     /// Disables or re-enables user `id`. A disabled user cannot log in or
     /// use API keys; authentication checks the flag.
     pub async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> Result<(), StoreError> {
+        let changed_id = id.clone();
         let id = id.clone();
-        self.write("set user disabled", move |conn| {
-            let changed = conn
-                .prepare_cached("UPDATE users SET disabled = ?2 WHERE id = ?1")
-                .and_then(|mut update| update.execute(params![id, disabled]))
-                .map_err(db_error("set user disabled"))?;
-            if changed == 0 {
-                return Err(StoreError::not_found("user", &id));
-            }
-            Ok(())
-        })
-        .await
+        let result = self
+            .write("set user disabled", move |conn| {
+                let changed = conn
+                    .prepare_cached("UPDATE users SET disabled = ?2 WHERE id = ?1")
+                    .and_then(|mut update| update.execute(params![id, disabled]))
+                    .map_err(db_error("set user disabled"))?;
+                if changed == 0 {
+                    return Err(StoreError::not_found("user", &id));
+                }
+                Ok(())
+            })
+            .await;
+        self.users.invalidate(&changed_id);
+        result
     }
 
     /// Returns the number of users.

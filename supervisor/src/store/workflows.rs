@@ -179,18 +179,28 @@ impl Store {
         &self,
         id: &WorkflowId,
     ) -> Result<Option<WorkflowRecord>, StoreError> {
-        let id = id.clone();
-        self.read("get workflow", move |conn| {
-            let sql = format!(
-                "SELECT {RECORD_COLUMNS} FROM workflows w
-                 JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.current_version
-                 WHERE w.id = ?1 AND w.deleted_at IS NULL"
-            );
-            conn.prepare_cached(&sql)
-                .and_then(|mut query| query.query_row([&id], read_record).optional())
-                .map_err(db_error("get workflow"))
-        })
-        .await
+        let generation = match self.workflows.get(id) {
+            Ok(record) => return Ok(Some(record)),
+            Err(generation) => generation,
+        };
+        let key = id.clone();
+        let record = self
+            .read("get workflow", move |conn| {
+                let sql = format!(
+                    "SELECT {RECORD_COLUMNS} FROM workflows w
+                     JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.current_version
+                     WHERE w.id = ?1 AND w.deleted_at IS NULL"
+                );
+                conn.prepare_cached(&sql)
+                    .and_then(|mut query| query.query_row([&key], read_record).optional())
+                    .map_err(db_error("get workflow"))
+            })
+            .await?;
+        if let Some(record) = &record {
+            self.workflows
+                .insert(id.clone(), record.clone(), generation);
+        }
+        Ok(record)
     }
 
     /// Returns version `version` of workflow `id`, also after the workflow
@@ -276,10 +286,11 @@ impl Store {
         by: &UserId,
     ) -> Result<WorkflowRecord, StoreError> {
         validate(name, &definition)?;
+        let changed_id = id.clone();
         let id = id.clone();
         let name = name.to_string();
         let by = by.clone();
-        self.write("update workflow", move |conn| {
+        let result = self.write("update workflow", move |conn| {
             let failed = db_error("update workflow");
             let now = now_millis();
             let tx = conn
@@ -305,28 +316,34 @@ impl Store {
                 version_created_at: now,
             })
         })
-        .await
+        .await;
+        self.workflows.invalidate(&changed_id);
+        result
     }
 
     /// Marks workflow `id` deleted. Its versions stay readable through
     /// [`Store::get_workflow_version`]. Fails with [`StoreError::NotFound`]
     /// when it does not exist or was already deleted.
     pub async fn delete_workflow(&self, id: &WorkflowId) -> Result<(), StoreError> {
+        let changed_id = id.clone();
         let id = id.clone();
-        self.write("delete workflow", move |conn| {
-            let changed = conn
-                .prepare_cached(
-                    "UPDATE workflows SET deleted_at = ?2, updated_at = ?2
+        let result = self
+            .write("delete workflow", move |conn| {
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE workflows SET deleted_at = ?2, updated_at = ?2
                      WHERE id = ?1 AND deleted_at IS NULL",
-                )
-                .and_then(|mut update| update.execute(params![id, now_millis()]))
-                .map_err(db_error("delete workflow"))?;
-            if changed == 0 {
-                return Err(StoreError::not_found("workflow", &id));
-            }
-            Ok(())
-        })
-        .await
+                    )
+                    .and_then(|mut update| update.execute(params![id, now_millis()]))
+                    .map_err(db_error("delete workflow"))?;
+                if changed == 0 {
+                    return Err(StoreError::not_found("workflow", &id));
+                }
+                Ok(())
+            })
+            .await;
+        self.workflows.invalidate(&changed_id);
+        result
     }
 }
 
