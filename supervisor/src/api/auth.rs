@@ -564,10 +564,10 @@ mod tests {
     #[tokio::test]
     async fn proxy_scheme_from_forwarded_proto() {
         let dir = tempfile::tempdir().unwrap();
-        let mut state = test_state(dir.path()).await;
-        let mut config = (*state.config).clone();
-        config.server.trusted_proxy = true;
-        state.config = std::sync::Arc::new(config);
+        let state = super::super::tests::test_state_with(dir.path(), |config| {
+            config.server.trusted_proxy = true;
+        })
+        .await;
 
         let cookie = format!("{CSRF_COOKIE}={CSRF}");
         let https = headers(&[

@@ -71,6 +71,14 @@ fn route_lists_disjoint() {
 /// Builds the state on a temporary database with the repository's plugins
 /// and profiles.
 pub(super) async fn test_state(dir: &std::path::Path) -> AppState {
+    test_state_with(dir, |_| {}).await
+}
+
+/// Like [`test_state`], with `edit` applied to the configuration first.
+pub(super) async fn test_state_with(
+    dir: &std::path::Path,
+    edit: impl FnOnce(&mut Config),
+) -> AppState {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut config = Config::default_for_local();
     config.storage.state_dir = dir.join("state");
@@ -78,6 +86,7 @@ pub(super) async fn test_state(dir: &std::path::Path) -> AppState {
     config.auth.signing_key_file = dir.join("state/jwt-signing.key");
     config.engine.plugins_dir = root.join("examples/plugins");
     config.engine.profiles_dir = root.join("sandbox-profiles");
+    edit(&mut config);
     crate::server::build_state(config).await.unwrap()
 }
 

@@ -17,13 +17,27 @@ use crate::plugins::Registry;
 use crate::profiles::ProfileSet;
 use crate::store::Store;
 
-/// Everything a request handler needs. Cloning is cheap: every field is a
-/// handle or an `Arc`.
-///
-/// New services join as new fields here and in [`AppState::new`]'s callers;
-/// handlers reach them through the clone that `api::with_state` passes.
+/// Everything a request handler needs, shared: a clone is one reference
+/// count. Warp filters clone the state for every route they try, so a
+/// struct of a dozen handles cost a dozen atomic operations per route and
+/// request. Fields are reached through `Deref`, as `state.store`.
 #[derive(Clone)]
 pub struct AppState {
+    services: Arc<AppServices>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppServices;
+
+    fn deref(&self) -> &AppServices {
+        &self.services
+    }
+}
+
+/// The services behind an [`AppState`]. New services join as new fields
+/// here and in [`AppState::new`]; handlers reach them through the clone that
+/// `api::with_state` passes.
+pub struct AppServices {
     pub config: Arc<Config>,
     pub store: Store,
     pub audit: Arc<AuditLog>,
@@ -106,7 +120,7 @@ impl AppState {
             Some(Arc::clone(&audit)),
             parts.executions.settings,
         );
-        AppState {
+        let services = AppServices {
             config: Arc::new(parts.config),
             store: parts.store,
             audit,
@@ -117,6 +131,9 @@ impl AppState {
             profiles,
             executions,
             shutting_down: Arc::new(AtomicBool::new(false)),
+        };
+        AppState {
+            services: Arc::new(services),
         }
     }
 
