@@ -300,3 +300,59 @@ fn sigterm_stops_server_cleanly() {
     let status = server.stop();
     assert!(status.success(), "vwmp serve exited with {status:?}");
 }
+
+#[test]
+fn configured_lifetimes_applied() {
+    let server =
+        TestServer::start_with("\n[auth]\naccess_token_ttl = \"2m\"\nrefresh_token_ttl = \"2h\"\n");
+    server.add_user("ivy", &["viewer"]);
+    let reply = server.try_login("ivy", PASSWORD);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["expires_in"], 120);
+
+    let max_age = |reply: &common::server::Reply| -> u64 {
+        let cookie = reply
+            .set_cookies()
+            .into_iter()
+            .find(|cookie| cookie.starts_with("__Secure-vwmp_refresh="))
+            .expect("refresh cookie")
+            .to_string();
+        cookie
+            .split("; ")
+            .find_map(|attribute| attribute.strip_prefix("Max-Age="))
+            .expect("Max-Age")
+            .parse()
+            .expect("Max-Age is seconds")
+    };
+    let first = max_age(&reply);
+    assert!(first > 7100, "{first}");
+    assert!(first <= 7200, "{first}");
+
+    // A refresh keeps the family's expiry instead of starting a new one.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let refreshed = server.cookie_post("refresh", &session_from(&reply));
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    assert!(max_age(&refreshed) < first, "refresh extended the session");
+}
+
+#[test]
+fn systemd_notified_of_ready_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let receiver = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    receiver
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let socket = path.to_str().unwrap().to_string();
+    let server = TestServer::start_with_env("", &[("NOTIFY_SOCKET", &socket)]);
+
+    let mut buffer = [0u8; 256];
+    let length = receiver.recv(&mut buffer).expect("READY notification");
+    let ready = String::from_utf8_lossy(&buffer[..length]).into_owned();
+    assert!(ready.starts_with("READY=1\n"), "{ready}");
+    assert!(ready.contains("STATUS=listening on 127.0.0.1:"), "{ready}");
+
+    assert!(server.stop().success());
+    let length = receiver.recv(&mut buffer).expect("STOPPING notification");
+    assert_eq!(&buffer[..length], b"STOPPING=1");
+}

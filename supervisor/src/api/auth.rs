@@ -14,7 +14,7 @@
 //! the whole family.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use warp::http::header::{HeaderValue, SET_COOKIE};
@@ -27,16 +27,15 @@ use super::principal::{client_info, ClientInfo};
 use super::problem::{Problem, ProblemCode};
 use super::{finish, now_millis, one_of, with_state, Route};
 use crate::audit::{AuditEvent, AuditEventType, AuditOutcome};
-use crate::auth::jwt::ACCESS_TOKEN_LIFETIME;
 use crate::auth::throttle::LockSubject;
 use crate::auth::{
-    clear_csrf_cookie, clear_refresh_cookie, csrf_cookie, csrf_matches, new_family_id,
-    refresh_cookie, verify_login_async, CookieJar, CsrfToken, OriginPolicy, OriginRequest,
+    clear_csrf_cookie, clear_refresh_cookie, csrf_cookie_for, csrf_matches, new_family_id,
+    refresh_cookie_for, verify_login_async, CookieJar, CsrfToken, OriginPolicy, OriginRequest,
     Password, RefreshToken, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE,
 };
 use crate::model::{Role, UserId};
 use crate::server::AppState;
-use crate::store::{NewRefreshToken, RefreshReplacement, RotateOutcome, UserRecord};
+use crate::store::{NewRefreshToken, RefreshReplacement, RotateOutcome, UnixMillis, UserRecord};
 
 /// Route templates of this file.
 pub const LOGIN: &str = "/api/v1/auth/login";
@@ -192,6 +191,7 @@ async fn login(
     let now = now_millis();
     let token = RefreshToken::generate();
     let ttl = i64::try_from(state.config.auth.refresh_token_ttl.as_millis()).unwrap_or(i64::MAX);
+    let expires_at = now.saturating_add(ttl);
     state
         .store
         .insert_refresh_token(NewRefreshToken {
@@ -199,12 +199,12 @@ async fn login(
             family_id: new_family_id(),
             user_id: user.id.clone(),
             created_at: now,
-            expires_at: now.saturating_add(ttl),
+            expires_at,
         })
         .await
         .map_err(|error| Problem::from_store(error, "store refresh token"))?;
 
-    let response = token_response(state, &user, &token, StatusCode::OK)?;
+    let response = token_response(state, &user, &token, expires_at)?;
     let event = client
         .annotate(AuditEvent::builder(
             AuditEventType::LoginSucceeded,
@@ -265,12 +265,13 @@ async fn record_login_failure(
 }
 
 /// Issues an access token for `user` and builds the response that also
-/// sets the refresh and CSRF cookies.
+/// sets the refresh and CSRF cookies, which expire with the refresh token
+/// family at `family_expires_at`.
 fn token_response(
     state: &AppState,
     user: &UserRecord,
     refresh: &RefreshToken,
-    status: StatusCode,
+    family_expires_at: UnixMillis,
 ) -> Result<Response, Problem> {
     let access = state
         .jwt
@@ -282,18 +283,23 @@ fn token_response(
     let body = TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
-        expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
+        expires_in: state.jwt.lifetime().as_secs(),
         user: UserSummary {
             id: user.id.clone(),
             username: user.username.clone(),
             roles: user.roles.clone(),
         },
     };
-    let mut response = warp::reply::with_status(warp::reply::json(&body), status).into_response();
+    let mut response = warp::reply::json(&body).into_response();
+    let remaining = family_expires_at.saturating_sub(now_millis()).max(0);
+    let max_age = Duration::from_millis(u64::try_from(remaining).unwrap_or(0));
     let csrf = CsrfToken::generate();
     set_cookies(
         &mut response,
-        &[refresh_cookie(refresh), csrf_cookie(&csrf)],
+        &[
+            refresh_cookie_for(refresh, max_age),
+            csrf_cookie_for(&csrf, max_age),
+        ],
     );
     Ok(response)
 }
@@ -456,7 +462,7 @@ async fn refresh(
         }
     };
 
-    let response = token_response(state, &user, &replacement, StatusCode::OK)
+    let response = token_response(state, &user, &replacement, record.expires_at)
         .map_err(|problem| problem.to_response())?;
     let event = client
         .annotate(AuditEvent::builder(

@@ -21,6 +21,15 @@
 //!
 //! [`ROUTES`] lists every (method, path template) pair; a test checks it
 //! against docs/openapi.json and against the registered filters.
+//!
+//! Adding a route group: write `NAME.rs` with `pub fn routes(state) -> Route`
+//! that builds each route as path, then method, then
+//! `principal::authorized(state, action)` (or `principal::authenticated`
+//! plus [`principal::Caller::authorize`] with the owner, for actions with
+//! ownership rules), then body or query filters, then the handler, and
+//! passes it to [`finish`] with its template. Handlers return
+//! `Result<_, Problem>` and reject with `warp::reject::custom(problem)`.
+//! Then add one line to [`routes`] and the route's entries to [`ROUTES`].
 
 mod api_keys;
 mod audit;

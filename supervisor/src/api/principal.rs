@@ -18,6 +18,7 @@ use crate::auth::rbac::{authorize, scope_api_key_roles, Action, AuthMethod, Prin
 use crate::auth::tokens::API_KEY_PREFIX;
 use crate::auth::{ApiKey, JwtError};
 use crate::model::{Role, UserId};
+use crate::server::http::PeerAddr;
 use crate::server::AppState;
 
 /// Longest `Authorization` header accepted, in bytes. Access tokens are a
@@ -101,10 +102,14 @@ pub fn client_info(
     state: &AppState,
 ) -> impl Filter<Extract = (ClientInfo,), Error = std::convert::Infallible> + Clone {
     let trusted_proxy = state.config.server.trusted_proxy;
-    warp::addr::remote()
+    warp::ext::optional::<PeerAddr>()
         .and(warp::header::headers_cloned())
-        .map(move |peer: Option<SocketAddr>, headers: HeaderMap| {
-            read_client_info(peer, &headers, trusted_proxy)
+        .map(move |peer: Option<PeerAddr>, headers: HeaderMap| {
+            read_client_info(
+                peer.map(|PeerAddr(address)| address),
+                &headers,
+                trusted_proxy,
+            )
         })
 }
 

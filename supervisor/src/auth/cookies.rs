@@ -9,6 +9,8 @@
 //! accept only with `Secure`, `Path=/` and no `Domain`, so a sibling
 //! subdomain cannot plant one. Both are `SameSite=Strict`.
 
+use std::time::Duration;
+
 use super::tokens::{CsrfToken, RefreshToken, REFRESH_TOKEN_LIFETIME};
 
 /// Name of the refresh token cookie.
@@ -56,6 +58,17 @@ pub fn refresh_cookie(token: &RefreshToken) -> String {
 /// the refresh cookie lives.
 pub fn csrf_cookie(token: &CsrfToken) -> String {
     csrf_cookie_with(token.as_str(), REFRESH_TOKEN_LIFETIME.as_secs())
+}
+
+/// Returns the `Set-Cookie` value that stores a refresh token for
+/// `max_age`, such as the time left in its family.
+pub fn refresh_cookie_for(token: &RefreshToken, max_age: Duration) -> String {
+    refresh_cookie_with(token.as_str(), max_age.as_secs())
+}
+
+/// Returns the `Set-Cookie` value that stores a CSRF token for `max_age`.
+pub fn csrf_cookie_for(token: &CsrfToken, max_age: Duration) -> String {
+    csrf_cookie_with(token.as_str(), max_age.as_secs())
 }
 
 /// Returns the `Set-Cookie` value that deletes the refresh cookie (logout).
@@ -340,5 +353,13 @@ mod tests {
         let jar = CookieJar::parse("__Secure-vwmp_refresh=s3cr3t").unwrap();
         let shown = format!("{jar:?}");
         assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+
+    #[test]
+    fn cookie_max_age_given() {
+        let refresh = refresh_cookie_for(&RefreshToken::generate(), Duration::from_secs(3600));
+        assert!(refresh.contains("; Max-Age=3600;"), "{refresh}");
+        let csrf = csrf_cookie_for(&CsrfToken::generate(), Duration::from_secs(59));
+        assert!(csrf.contains("; Max-Age=59;"), "{csrf}");
     }
 }

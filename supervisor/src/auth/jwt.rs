@@ -283,6 +283,7 @@ pub struct JwtIssuer {
     key: SigningKey,
     issuer: String,
     audience: String,
+    lifetime: Duration,
     validation: Validation,
 }
 
@@ -292,6 +293,7 @@ impl fmt::Debug for JwtIssuer {
             .field("key", &self.key)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("lifetime", &self.lifetime)
             .finish_non_exhaustive()
     }
 }
@@ -312,12 +314,26 @@ impl JwtIssuer {
             key,
             issuer: issuer.to_string(),
             audience: audience.to_string(),
+            lifetime: ACCESS_TOKEN_LIFETIME,
             validation,
         }
     }
 
-    /// Issues a token for `user` with `roles`, valid for
-    /// [`ACCESS_TOKEN_LIFETIME`] from `now`.
+    /// Sets the lifetime of issued tokens instead of
+    /// [`ACCESS_TOKEN_LIFETIME`], such as `auth.access_token_ttl` from the
+    /// configuration, which bounds it to 1 minute through 1 hour.
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// Returns the lifetime of issued tokens.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// Issues a token for `user` with `roles`, valid for the issuer's
+    /// lifetime ([`ACCESS_TOKEN_LIFETIME`] unless set) from `now`.
     pub fn issue(
         &self,
         user: &UserId,
@@ -325,7 +341,7 @@ impl JwtIssuer {
         now: SystemTime,
     ) -> Result<AccessToken, JwtError> {
         let iat = unix_seconds(now)?;
-        let exp = iat + ACCESS_TOKEN_LIFETIME.as_secs();
+        let exp = iat + self.lifetime.as_secs();
         let claims = Claims {
             sub: user.clone(),
             roles: roles.to_vec(),
@@ -763,5 +779,15 @@ mod tests {
         let token = issuer().issue(&user(), &[], SystemTime::now()).unwrap();
         let shown = format!("{token:?}");
         assert!(!shown.contains(&token.token), "{shown}");
+    }
+
+    #[test]
+    fn configured_lifetime_sets_exp() {
+        let issuer = issuer().with_lifetime(Duration::from_secs(120));
+        assert_eq!(issuer.lifetime(), Duration::from_secs(120));
+        let token = issuer.issue(&user(), &[], SystemTime::now()).unwrap();
+        let claims = issuer.verify(&token.token).unwrap();
+        assert_eq!(claims.exp - claims.iat, 120);
+        assert_eq!(token.expires_at, claims.exp);
     }
 }

@@ -34,8 +34,8 @@ pub mod throttle;
 pub mod tokens;
 
 pub use cookies::{
-    clear_csrf_cookie, clear_refresh_cookie, csrf_cookie, refresh_cookie, CookieError, CookieJar,
-    CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE,
+    clear_csrf_cookie, clear_refresh_cookie, csrf_cookie, csrf_cookie_for, refresh_cookie,
+    refresh_cookie_for, CookieError, CookieJar, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE,
 };
 pub use jwt::{AccessToken, Claims, JwtError, JwtIssuer, SigningKey};
 pub use origin::{OriginError, OriginPolicy, OriginRequest};

@@ -12,16 +12,18 @@
 //! - `state.rs`: [`AppState`], which every request handler shares.
 //! - `audit_sink.rs`: stores audit events in the database.
 //! - `state_dir.rs`: the state directory and its mode.
+//! - `http.rs`: the accept loop that runs the API on each connection.
 //! - `retention.rs`: the pruning task.
-//! - `systemd.rs`: READY, STOPPING and WATCHDOG notifications.
+//! - `notify.rs`: systemd readiness, stopping and watchdog notifications.
 //! - `error.rs`: [`ServeError`].
 
 mod audit_sink;
 mod error;
+pub mod http;
+pub mod notify;
 mod retention;
 mod state;
 mod state_dir;
-pub mod systemd;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -65,6 +67,7 @@ pub struct ServerHandle {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
     retention: JoinHandle<()>,
+    watchdog: Option<JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -82,6 +85,7 @@ impl ServerHandle {
     /// in progress finish, stop background tasks. Returns at once; await
     /// [`ServerHandle::wait`] for the end.
     pub fn shutdown(&self) {
+        notify::notify("STOPPING=1");
         self.state.shutting_down.store(true, Ordering::Relaxed);
         self.shutdown.send_replace(true);
     }
@@ -125,6 +129,9 @@ impl ServerHandle {
         if let Err(error) = self.retention.await {
             tracing::error!(%error, "the retention task failed");
         }
+        if let Some(watchdog) = self.watchdog {
+            let _ = watchdog.await;
+        }
         if let Err(error) = self.state.store.close().await {
             tracing::error!(%error, "failed to close the database cleanly");
         }
@@ -159,17 +166,17 @@ pub async fn start(
     ));
 
     let routes = crate::api::routes(&state);
-    let mut stop = shutdown_rx;
-    let server = tokio::spawn(async move {
-        warp::serve(routes)
-            .incoming(listener)
-            .graceful(async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            })
-            .run()
-            .await;
-    });
+    let server = tokio::spawn(http::serve(
+        listener,
+        routes,
+        http::HttpLimits::default(),
+        shutdown_rx,
+    ));
     tracing::info!(%address, "listening for HTTP requests");
+
+    let watchdog = notify::watchdog_interval()
+        .map(|interval| tokio::spawn(notify::run_watchdog(interval, shutdown.subscribe())));
+    notify::notify(&format!("READY=1\nSTATUS=listening on {address}"));
 
     Ok(ServerHandle {
         address,
@@ -177,6 +184,7 @@ pub async fn start(
         shutdown,
         server,
         retention,
+        watchdog,
     })
 }
 
@@ -194,7 +202,8 @@ pub(crate) async fn build_state(config: Config) -> Result<AppState, ServeError> 
     }
 
     let key = SigningKey::load_or_create(&config.auth.signing_key_file)?;
-    let jwt = JwtIssuer::new(key, &config.auth.issuer, &config.auth.audience);
+    let jwt = JwtIssuer::new(key, &config.auth.issuer, &config.auth.audience)
+        .with_lifetime(config.auth.access_token_ttl);
 
     let worker_path = match &config.engine.worker_path {
         Some(path) => path.clone(),

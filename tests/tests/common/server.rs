@@ -113,6 +113,12 @@ impl TestServer {
     /// Starts a server whose configuration file ends with `extra` (TOML
     /// sections not set by the defaults here).
     pub fn start_with(extra: &str) -> TestServer {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// Starts a server like [`TestServer::start_with`] with extra
+    /// environment variables.
+    pub fn start_with_env(extra: &str, env: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let state = dir.path().join("state");
         let config = dir.path().join("vwmp.toml");
@@ -135,11 +141,11 @@ impl TestServer {
             config,
             base: String::new(),
         };
-        server.spawn();
+        server.spawn(env);
         server
     }
 
-    fn spawn(&mut self) {
+    fn spawn(&mut self, env: &[(&str, &str)]) {
         let stderr = std::fs::File::create(self.dir.path().join("stderr.log"))
             .expect("create the stderr log");
         let mut child = Command::new(vwmp_binary())
@@ -147,6 +153,8 @@ impl TestServer {
             .arg("--config")
             .arg(&self.config)
             .env_remove("VWMP_LOG")
+            .env_remove("NOTIFY_SOCKET")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
