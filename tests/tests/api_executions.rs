@@ -7,8 +7,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,11 +20,8 @@ use vwmp_supervisor::model::{Role, UserId};
 use vwmp_supervisor::plugins::sha256_file;
 use vwmp_supervisor::store::{NewUser, Store};
 
-/// Longest time a test waits for the server or an execution.
+/// Maximum time a test waits for the server or an execution.
 const WAIT: Duration = Duration::from_secs(90);
-
-/// Longest HTTP response read, in bytes.
-const MAX_RESPONSE_BYTES: usize = 8 << 20;
 
 fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -155,6 +152,11 @@ impl Site {
         );
         shell_plugin(
             &plugins,
+            "nap",
+            "cat >/dev/null; sleep 2; echo '{\"rested\": true}'",
+        );
+        shell_plugin(
+            &plugins,
             "chatty",
             "cat >/dev/null; for i in 1 2 3 4 5 6 7; do echo \"line $i\" >&2; done; echo '{}'",
         );
@@ -232,6 +234,7 @@ impl Site {
             .arg("--config")
             .arg(&self.config)
             .env("VWMP_LOG", "info")
+            .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -272,9 +275,27 @@ impl Site {
     /// Sends one request as user `name` (or without a token for `None`).
     fn call(&self, name: Option<&str>, method: &str, path: &str, body: Option<&Value>) -> Reply {
         let server = self.server.as_ref().expect("the server runs");
-        let token = name.map(|name| self.user(name).token.as_str());
-        let body = body.map(|body| serde_json::to_vec(body).unwrap());
-        send(server.address, method, path, token, body.as_deref())
+        let url = format!("http://{}{path}", server.address);
+        let authorization = name.map(|name| format!("Bearer {}", self.user(name).token));
+        let mut headers = Vec::new();
+        if let Some(authorization) = &authorization {
+            headers.push(("authorization", authorization.as_str()));
+        }
+        let text = body.map(Value::to_string);
+        if text.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        let reply = common::server::send(method, &url, &headers, text.as_deref());
+        let json = if reply.body.is_empty() {
+            Value::Null
+        } else {
+            reply.json()
+        };
+        Reply {
+            status: reply.status,
+            headers: reply.headers,
+            json,
+        }
     }
 
     /// Polls execution `id` as `alice` until `condition` holds.
@@ -331,7 +352,7 @@ impl Site {
     }
 }
 
-/// A parsed HTTP response.
+/// An HTTP response with its body parsed as JSON (null when empty).
 #[derive(Debug)]
 struct Reply {
     status: u16,
@@ -345,92 +366,6 @@ impl Reply {
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.clone())
-    }
-}
-
-/// Sends one HTTP/1.1 request with `Connection: close` and reads the
-/// whole response.
-fn send(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> Reply {
-    let mut stream = TcpStream::connect(address).expect("connect to the server");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    let body = body.unwrap_or_default();
-    if !body.is_empty() || method == "POST" || method == "PUT" {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-
-    let mut raw = Vec::new();
-    stream
-        .take(MAX_RESPONSE_BYTES as u64)
-        .read_to_end(&mut raw)
-        .unwrap();
-    let split = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("a complete response head");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut payload = raw[split + 4..].to_vec();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
-        .collect();
-    let chunked = headers.iter().any(|(key, value)| {
-        key.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked")
-    });
-    if chunked {
-        payload = dechunk(&payload);
-    }
-    let json = if payload.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&payload).unwrap_or_else(|err| {
-            panic!(
-                "response body is not JSON ({err}): {}",
-                String::from_utf8_lossy(&payload)
-            )
-        })
-    };
-    Reply {
-        status,
-        headers,
-        json,
-    }
-}
-
-/// Decodes a chunked transfer encoding.
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|window| window == b"\r\n") else {
-            return out;
-        };
-        let size_text = String::from_utf8_lossy(&data[..end]).to_string();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            return out;
-        }
-        let start = end + 2;
-        out.extend_from_slice(&data[start..start + size]);
-        data = &data[start + size + 2..];
     }
 }
 
@@ -686,6 +621,34 @@ async fn execute_poll_and_page_logs() {
     let reply = site.call(Some("bob"), "GET", &format!("{logs_path}?limit=0"), None);
     assert_eq!(reply.status, 400, "{reply:?}");
     assert_eq!(reply.json["field"], "limit");
+
+    // A secret parameter is masked in the parameters, outputs and logs.
+    let secret_workflow: Value = serde_json::from_slice(
+        &std::fs::read(common::repo_root().join("examples/workflows/secret.json")).unwrap(),
+    )
+    .unwrap();
+    let secret_id = site.create_workflow("alice", &secret_workflow);
+    let secret = "Hunter2-Very-Secret";
+    let run = site.execute("alice", &secret_id, json!({ "token": secret }));
+    let execution = site.wait_final(&run);
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    assert_eq!(execution["parameters"]["token"], "********");
+    let logs = site.call(
+        Some("alice"),
+        "GET",
+        &format!("/api/v1/executions/{run}/logs"),
+        None,
+    );
+    for text in [execution.to_string(), logs.json.to_string()] {
+        assert!(
+            !text.to_lowercase().contains(&secret.to_lowercase()),
+            "the secret leaked: {text}"
+        );
+    }
+    assert!(
+        execution.to_string().contains("TOKEN ********"),
+        "{execution}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -836,5 +799,59 @@ async fn killed_server_leaves_execution_interrupted() {
         store.integrity_check().await.unwrap(),
         "integrity check failed"
     );
+    store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_then_interrupts() {
+    const MARK: &str = "3605";
+    let mut site = Site::start(MARK).await;
+    let short = site.create_workflow("alice", &two_steps("short", "nap.run"));
+    let long = site.create_workflow("alice", &two_steps("long", "slow.run"));
+    let short_id = site.execute("alice", &short, json!({}));
+    let long_id = site.execute("alice", &long, json!({}));
+    site.wait_execution(&short_id, |execution| {
+        execution["steps"][0]["status"] == "running"
+    });
+    site.wait_execution(&long_id, |execution| {
+        execution["steps"][0]["status"] == "running"
+    });
+
+    // SIGTERM: the server stops taking requests, lets running executions
+    // finish for the grace period, then kills the rest.
+    let mut server = site.server.take().unwrap();
+    let stopped_at = Instant::now();
+    // SAFETY: the pid is that of our own child, which has not been reaped.
+    let signalled = unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    assert_eq!(signalled, 0);
+    let status = server.child.wait().unwrap();
+    let took = stopped_at.elapsed();
+    assert!(status.success(), "vwmp serve exited with {status}");
+    assert!(
+        took < vwmp_supervisor::server::EXECUTION_GRACE + Duration::from_secs(20),
+        "shutdown took {took:?}"
+    );
+    drop(server);
+    assert_eq!(
+        marked_sleeps(MARK),
+        0,
+        "the long step survived the shutdown"
+    );
+
+    // The server recorded both ends itself before it exited.
+    let store = Store::open(&site.database()).await.unwrap();
+    let read = |id: &str| {
+        let store = store.clone();
+        let id = vwmp_supervisor::model::ExecutionId::parse(id).unwrap();
+        async move { store.get_execution(&id).await.unwrap().unwrap() }
+    };
+    let short = read(&short_id).await;
+    assert_eq!(short.execution.status.as_str(), "succeeded", "{short:#?}");
+    let long = read(&long_id).await;
+    assert_eq!(long.execution.status.as_str(), "interrupted", "{long:#?}");
+    assert_eq!(long.steps[0].status.as_str(), "interrupted");
+    assert_eq!(long.steps[1].status.as_str(), "skipped");
+    assert!(long.execution.error.is_some());
+    assert!(store.integrity_check().await.unwrap());
     store.close().await.unwrap();
 }

@@ -2,8 +2,8 @@
 //! `/api/v1/executions` lists, reads, pages the logs of and cancels them.
 //!
 //! Every read comes from the store, which the execution service writes
-//! before anything else sees a change, so a client never reads a state that
-//! a crash could lose. Secret parameter values are masked in the store.
+//! before it reports a change anywhere else, so a client never reads a state
+//! that a crash could lose. Secret parameter values are masked in the store.
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -13,10 +13,10 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::body::json_body;
-use super::principal::{authenticated, Caller};
+use super::principal::{authorized, Caller};
 use super::problem::{FieldError, Problem, ProblemCode};
 use super::query::{page, query};
-use super::workflows::load_workflow;
+use super::workflows::{holding_role, load_workflow};
 use super::{finish, format_millis, one_of, with_state, Route, API_BASE};
 use crate::audit::{AuditEvent, AuditEventType, AuditOutcome};
 use crate::auth::rbac::Action;
@@ -75,34 +75,34 @@ pub fn routes(state: &AppState) -> Route {
 
     let execute = warp::path!("api" / "v1" / "workflows" / String / "executions")
         .and(warp::post())
-        .and(authenticated(state))
+        .and(authorized(state, Action::ExecuteWorkflow))
         .and(with_state(state))
         .and(json_body::<ExecuteBody>(limit))
         .and_then(execute_workflow);
 
     let list = warp::path!("api" / "v1" / "executions")
         .and(warp::get())
-        .and(authenticated(state))
+        .and(authorized(state, Action::ListExecutions))
         .and(with_state(state))
         .and(query::<ListQuery>())
         .and_then(list_executions);
 
     let get = warp::path!("api" / "v1" / "executions" / String)
         .and(warp::get())
-        .and(authenticated(state))
+        .and(authorized(state, Action::GetExecution))
         .and(with_state(state))
         .and_then(get_execution);
 
     let logs = warp::path!("api" / "v1" / "executions" / String / "logs")
         .and(warp::get())
-        .and(authenticated(state))
+        .and(authorized(state, Action::GetExecutionLogs))
         .and(with_state(state))
         .and(query::<LogsQuery>())
         .and_then(execution_logs);
 
     let cancel = warp::path!("api" / "v1" / "executions" / String / "cancel")
         .and(warp::post())
-        .and(authenticated(state))
+        .and(holding_role(state, Action::CancelExecution))
         .and(with_state(state))
         .and_then(cancel_execution);
 
@@ -121,9 +121,6 @@ async fn execute_workflow(
     state: AppState,
     body: ExecuteBody,
 ) -> Result<Response, Rejection> {
-    caller
-        .authorize(&state, Action::ExecuteWorkflow, None)
-        .await?;
     let workflow = load_workflow(&state, &workflow_id).await?;
     let started = state
         .executions
@@ -209,13 +206,10 @@ fn start_problem(error: StartError) -> Problem {
 }
 
 async fn list_executions(
-    caller: Caller,
+    _caller: Caller,
     state: AppState,
     query: ListQuery,
 ) -> Result<Response, Rejection> {
-    caller
-        .authorize(&state, Action::ListExecutions, None)
-        .await?;
     let page = page(query.limit, query.offset)?;
     let status = match &query.status {
         Some(text) => Some(parse_status(text)?),
@@ -261,21 +255,21 @@ fn parse_status(text: &str) -> Result<ExecutionStatus, Problem> {
         })
 }
 
-async fn get_execution(id: String, caller: Caller, state: AppState) -> Result<Response, Rejection> {
-    caller.authorize(&state, Action::GetExecution, None).await?;
+async fn get_execution(
+    id: String,
+    _caller: Caller,
+    state: AppState,
+) -> Result<Response, Rejection> {
     let detail = load_execution(&state, &id).await?;
     Ok(warp::reply::json(&detail_json(&detail)).into_response())
 }
 
 async fn execution_logs(
     id: String,
-    caller: Caller,
+    _caller: Caller,
     state: AppState,
     query: LogsQuery,
 ) -> Result<Response, Rejection> {
-    caller
-        .authorize(&state, Action::GetExecutionLogs, None)
-        .await?;
     let limit = match query.limit {
         None => DEFAULT_LOG_PAGE,
         Some(limit) if (1..=MAX_LOG_PAGE).contains(&limit) => limit,
@@ -335,11 +329,6 @@ async fn cancel_execution(
     caller: Caller,
     state: AppState,
 ) -> Result<Response, Rejection> {
-    // A caller who may not cancel anything learns nothing about the
-    // execution.
-    caller
-        .authorize(&state, Action::ListExecutions, None)
-        .await?;
     let detail = load_execution(&state, &id).await?;
     let execution = &detail.execution;
     caller

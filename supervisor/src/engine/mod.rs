@@ -9,7 +9,7 @@ pub mod redact;
 mod scheduler;
 mod step;
 
-pub use step::running_as_root;
+pub use step::{running_as_root, SANDBOX_FAILED_ERROR};
 
 use std::path::PathBuf;
 use std::sync::Arc;

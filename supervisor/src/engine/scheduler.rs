@@ -90,6 +90,11 @@ impl Engine {
         let mut sink_error: Option<String> = None;
 
         loop {
+            // A step that saw the cancel may end before the branch below
+            // notices the change, so the flag is read here too. Otherwise the
+            // steps after it would start, or be skipped for the wrong reason.
+            cancelled = cancelled || *cancel.borrow();
+
             // Settle steps whose dependencies ended without success, and start
             // the ready ones in workflow order.
             for index in 0..steps.len() {
@@ -227,8 +232,10 @@ impl Engine {
 }
 
 /// Derives the execution state: cancelled wins, then failed, then timed out.
+/// A cancel that came after every step succeeded changes nothing.
 fn final_status(cancelled: bool, steps: &[StepReport], sink_failed: bool) -> ExecutionStatus {
-    if cancelled {
+    let all_succeeded = steps.iter().all(|s| s.status == StepStatus::Succeeded);
+    if cancelled && (sink_failed || !all_succeeded) {
         return ExecutionStatus::Cancelled;
     }
     if sink_failed || steps.iter().any(|s| s.status == StepStatus::Failed) {
@@ -241,5 +248,55 @@ fn final_status(cancelled: bool, steps: &[StepReport], sink_failed: bool) -> Exe
         ExecutionStatus::Succeeded
     } else {
         ExecutionStatus::Failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reports(statuses: &[StepStatus]) -> Vec<StepReport> {
+        statuses
+            .iter()
+            .enumerate()
+            .map(|(index, status)| StepReport::not_run(&format!("s{index}"), *status, None))
+            .collect()
+    }
+
+    #[test]
+    fn cancel_wins_over_failure() {
+        let steps = reports(&[StepStatus::Cancelled, StepStatus::Skipped]);
+        assert_eq!(
+            final_status(true, &steps, false),
+            ExecutionStatus::Cancelled
+        );
+        let steps = reports(&[StepStatus::Failed, StepStatus::Cancelled]);
+        assert_eq!(
+            final_status(true, &steps, false),
+            ExecutionStatus::Cancelled
+        );
+    }
+
+    #[test]
+    fn late_cancel_keeps_success() {
+        let steps = reports(&[StepStatus::Succeeded, StepStatus::Succeeded]);
+        assert_eq!(
+            final_status(true, &steps, false),
+            ExecutionStatus::Succeeded
+        );
+        assert_eq!(final_status(true, &steps, true), ExecutionStatus::Cancelled);
+    }
+
+    #[test]
+    fn failure_then_timeout_order() {
+        let steps = reports(&[StepStatus::TimedOut, StepStatus::Failed]);
+        assert_eq!(final_status(false, &steps, false), ExecutionStatus::Failed);
+        let steps = reports(&[StepStatus::TimedOut, StepStatus::Skipped]);
+        assert_eq!(
+            final_status(false, &steps, false),
+            ExecutionStatus::TimedOut
+        );
+        let steps = reports(&[StepStatus::Succeeded, StepStatus::Skipped]);
+        assert_eq!(final_status(false, &steps, false), ExecutionStatus::Failed);
     }
 }

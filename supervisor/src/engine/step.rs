@@ -16,6 +16,10 @@ use super::Engine;
 use crate::launcher::{LaunchEvent, StepEnd};
 use crate::workflow::{self, TemplateContext};
 
+/// Start of the error of a step whose sandbox could not be applied; the
+/// execution service recognizes such steps by it.
+pub const SANDBOX_FAILED_ERROR: &str = "the sandbox could not be applied";
+
 /// Log events buffered between the launcher and the sink.
 const LOG_CHANNEL_CAPACITY: usize = 256;
 
@@ -284,7 +288,7 @@ pub async fn run(context: StepContext) -> StepReport {
         }
         StepEnd::SandboxFailed(failure) => {
             report.error = Some(format!(
-                "the sandbox could not be applied ({}): {}; no plugin code ran",
+                "{SANDBOX_FAILED_ERROR} ({}): {}; no plugin code ran",
                 failure.layer, failure.reason
             ));
         }

@@ -42,6 +42,7 @@ pub use live::{stream_name, LiveEvent, LIVE_EVENT_BUFFER};
 use control::{Control, StopReason};
 use sink::{ServiceSink, SinkParts};
 
+use crate::audit::AuditLog;
 use crate::engine::redact::Redactor;
 use crate::engine::{Engine, ExecutionStatus};
 use crate::metrics::Metrics;
@@ -117,6 +118,7 @@ struct Inner {
     engine: Engine,
     store: Store,
     metrics: Arc<Metrics>,
+    audit: Option<Arc<AuditLog>>,
     settings: ServiceSettings,
     /// One permit per running execution.
     slots: Arc<Semaphore>,
@@ -136,11 +138,13 @@ struct Table {
 
 impl ExecutionService {
     /// Creates a service that runs executions with `engine` and records them
-    /// in `store`.
+    /// in `store`. With `audit`, the end of each execution, seccomp kills and
+    /// sandbox failures are audit events.
     pub fn new(
         engine: Engine,
         store: Store,
         metrics: Arc<Metrics>,
+        audit: Option<Arc<AuditLog>>,
         settings: ServiceSettings,
     ) -> Self {
         let settings = ServiceSettings {
@@ -153,6 +157,7 @@ impl ExecutionService {
                 engine,
                 store,
                 metrics,
+                audit,
                 slots: Arc::new(Semaphore::new(settings.max_running)),
                 settings,
                 table: Mutex::new(Table {
@@ -227,6 +232,8 @@ impl ExecutionService {
             control,
             plan: prepared.plan,
             step_ids: prepared.step_ids,
+            workflow_id: record.workflow_id.clone(),
+            user_id: record.user_id.clone(),
         };
         tokio::spawn(task.run());
         Ok(record)
@@ -430,6 +437,8 @@ struct ExecutionTask {
     control: Arc<Control>,
     plan: crate::engine::ExecutionPlan,
     step_ids: Vec<String>,
+    workflow_id: crate::model::WorkflowId,
+    user_id: UserId,
 }
 
 /// Removes the execution from the table when its task ends, also by panic.
@@ -466,6 +475,9 @@ impl ExecutionTask {
             step_ids: self.step_ids,
             metrics: Arc::clone(&self.inner.metrics),
             active_workers: Arc::clone(&self.inner.active_workers),
+            audit: self.inner.audit.clone(),
+            workflow_id: self.workflow_id,
+            user_id: self.user_id,
         }));
         let report = self
             .inner

@@ -13,11 +13,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::control::{Control, StopReason};
 use super::live::{stream_name, LiveEvent};
+use crate::audit::{AuditEvent, AuditEventType, AuditLog, AuditOutcome};
 use crate::engine::redact::Redactor;
 use crate::engine::{
     Event, EventSink, ExecutionStatus, RecordFuture, SinkError, StepReport, StepStatus,
+    SANDBOX_FAILED_ERROR,
 };
 use crate::metrics::{ActiveWorker, Metrics, SandboxDenial};
+use crate::model::{UserId, WorkflowId};
 use crate::store::{Store, StoreSink};
 
 /// Error recorded on steps that had not started when their execution ended.
@@ -71,6 +74,9 @@ pub(super) struct ServiceSink {
     metrics: Arc<Metrics>,
     active_workers: Arc<AtomicUsize>,
     steps: Mutex<BTreeMap<String, StepState>>,
+    audit: Option<Arc<AuditLog>>,
+    workflow_id: WorkflowId,
+    user_id: UserId,
 }
 
 /// Settings of one [`ServiceSink`].
@@ -81,6 +87,10 @@ pub(super) struct SinkParts {
     pub step_ids: Vec<String>,
     pub metrics: Arc<Metrics>,
     pub active_workers: Arc<AtomicUsize>,
+    pub audit: Option<Arc<AuditLog>>,
+    /// Workflow and creator of the execution, for audit events.
+    pub workflow_id: WorkflowId,
+    pub user_id: UserId,
 }
 
 impl ServiceSink {
@@ -98,6 +108,9 @@ impl ServiceSink {
             metrics: parts.metrics,
             active_workers: parts.active_workers,
             steps: Mutex::new(steps),
+            audit: parts.audit,
+            workflow_id: parts.workflow_id,
+            user_id: parts.user_id,
         }
     }
 
@@ -191,9 +204,33 @@ impl ServiceSink {
                     })
                     .await?;
                 self.control.publish(LiveEvent::Execution { status });
+                let outcome = if status == ExecutionStatus::Succeeded {
+                    AuditOutcome::Success
+                } else {
+                    AuditOutcome::Failure
+                };
+                self.audit(
+                    AuditEvent::builder(AuditEventType::ExecutionFinished, outcome)
+                        .detail("status", status.as_str()),
+                )
+                .await;
             }
         }
         Ok(())
+    }
+
+    /// Records an audit event about this execution, when an audit log is
+    /// configured.
+    async fn audit(&self, builder: crate::audit::AuditEventBuilder) {
+        let Some(audit) = &self.audit else {
+            return;
+        };
+        let event = builder
+            .user(self.user_id.clone())
+            .workflow(self.workflow_id.clone())
+            .execution(self.control.execution_id.clone())
+            .build();
+        audit.record(event).await;
     }
 
     /// Records a step's end: masks its error again, turns `cancelled` into
@@ -217,6 +254,24 @@ impl ServiceSink {
         self.metrics.step_finished(report.status, report.duration);
         if report.signal == Some(libc::SIGSYS) {
             self.metrics.sandbox_denied(SandboxDenial::Seccomp);
+            self.audit(
+                AuditEvent::builder(AuditEventType::StepSeccompKilled, AuditOutcome::Failure)
+                    .detail("step_id", report.id.as_str()),
+            )
+            .await;
+        }
+        let sandbox_failed = report
+            .error
+            .as_deref()
+            .is_some_and(|error| error.starts_with(SANDBOX_FAILED_ERROR));
+        if sandbox_failed {
+            self.metrics.sandbox_denied(SandboxDenial::SetupFailed);
+            self.audit(
+                AuditEvent::builder(AuditEventType::StepSandboxFailed, AuditOutcome::Failure)
+                    .detail("step_id", report.id.as_str())
+                    .detail("error", report.error.clone().unwrap_or_default()),
+            )
+            .await;
         }
         self.control.publish(LiveEvent::Step {
             step_id: report.id,

@@ -23,7 +23,7 @@ use crate::plugins::{sha256_file, Registry};
 use crate::profiles::ProfileSet;
 use crate::store::{ExecutionDetail, ExecutionFilter, NewUser, Page, UserRecord};
 
-/// Longest time a test waits for an execution to end.
+/// Maximum time a test waits for an execution to end.
 const END_WAIT: Duration = Duration::from_secs(120);
 
 /// Tests that start workers run one at a time: the plugins' user (65534
@@ -157,7 +157,17 @@ impl Harness {
             .await
             .unwrap();
         let metrics = Arc::new(Metrics::new());
-        let service = ExecutionService::new(engine, store.clone(), Arc::clone(&metrics), settings);
+        let audit = Arc::new(
+            crate::audit::AuditLog::new()
+                .with_store(Arc::new(crate::server::StoreAuditSink::new(store.clone()))),
+        );
+        let service = ExecutionService::new(
+            engine,
+            store.clone(),
+            Arc::clone(&metrics),
+            Some(audit),
+            settings,
+        );
         Some(Harness {
             _dir: dir,
             root,
@@ -371,6 +381,27 @@ async fn failure_skips_dependents() {
             .any(|record| record.step_id == "first" && record.line == "failing on purpose"),
         "{logs:#?}"
     );
+
+    // The end of the execution is an audit event, written after the final
+    // state.
+    harness.wait_untracked().await;
+    let filter = crate::store::AuditFilter {
+        event_type: Some("execution_finished".to_string()),
+        ..Default::default()
+    };
+    let events = harness
+        .store
+        .list_audit(filter, Page::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0].entry;
+    assert_eq!(event.execution_id.as_ref(), Some(&created.id));
+    assert_eq!(event.workflow_id.as_ref(), Some(&workflow.summary.id));
+    assert_eq!(event.user_id.as_ref(), Some(&harness.user.id));
+    assert_eq!(event.outcome, "failure");
+    assert_eq!(event.details["status"], "failed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,10 +31,6 @@ pub enum ServeError {
     #[error("{0}")]
     AuditFile(#[from] crate::audit::AuditError),
 
-    /// The worker binary was not found.
-    #[error("{0}")]
-    WorkerMissing(String),
-
     /// The listen address could not be bound.
     #[error(
         "failed to listen on {address}: {source}; stop the process using the port or set \

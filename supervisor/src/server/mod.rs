@@ -26,6 +26,7 @@ mod state;
 mod state_dir;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -207,13 +208,20 @@ pub(crate) async fn build_state(config: Config) -> Result<AppState, ServeError> 
 
     let worker_path = match &config.engine.worker_path {
         Some(path) => path.clone(),
-        None => crate::launcher::find_worker_binary().ok_or_else(|| {
-            ServeError::WorkerMissing(
-                "vwmp-worker was not found next to vwmp; install it there or set \
-                 engine.worker_path"
-                    .to_string(),
-            )
-        })?,
+        None => crate::launcher::find_worker_binary().unwrap_or_else(|| {
+            // The API still serves everything else; each step then fails
+            // with the launcher's error, which names the path and the fix.
+            let expected = std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|dir| dir.join("vwmp-worker")))
+                .unwrap_or_else(|| PathBuf::from("vwmp-worker"));
+            tracing::error!(
+                path = %expected.display(),
+                "vwmp-worker was not found next to vwmp; executions will fail until it is \
+                 installed there or engine.worker_path is set"
+            );
+            expected
+        }),
     };
     crate::executions::check_workspace_root(
         &config.engine.workspace_root,

@@ -61,7 +61,7 @@ pub struct StateParts {
     pub executions: ExecutionParts,
 }
 
-/// What the execution service needs besides the plugins, profiles and
+/// Inputs of the execution service besides the plugins, profiles and
 /// configuration.
 pub struct ExecutionParts {
     /// Path of the `vwmp-worker` binary.
@@ -75,12 +75,13 @@ impl AppState {
     /// Call it inside a Tokio runtime: the launcher starts its pool of idle
     /// workers at once.
     pub fn new(parts: StateParts) -> AppState {
+        let audit = Arc::new(parts.audit);
         let plugins = Arc::new(parts.plugins);
         let profiles = Arc::new(parts.profiles);
         let engine_config = &parts.config.engine;
-        // NOTE: `max_parallel_steps` bounds the steps of each execution; the
-        // service bounds the executions that run at once, so up to
-        // `max_running` times as many steps can run in total.
+        // NOTE: `max_parallel_steps` bounds the steps of each execution, not
+        // of all of them. The service also bounds the executions that run at
+        // once, so up to `max_running` times as many steps can run in total.
         let max_parallel = engine_config.max_parallel_steps;
         let engine = Engine::new(
             Launcher::with_pool(
@@ -102,12 +103,13 @@ impl AppState {
             engine,
             parts.store.clone(),
             Arc::clone(&parts.metrics),
+            Some(Arc::clone(&audit)),
             parts.executions.settings,
         );
         AppState {
             config: Arc::new(parts.config),
             store: parts.store,
-            audit: Arc::new(parts.audit),
+            audit,
             metrics: parts.metrics,
             jwt: Arc::new(parts.jwt),
             throttle: Arc::new(LoginThrottle::default()),

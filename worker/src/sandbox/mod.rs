@@ -6,8 +6,8 @@
 //! 4. privilege drop (setgroups, setresgid, setresuid, empty capabilities);
 //!    a root worker that can create a user namespace as the worker user
 //!    switches identity before step 3 instead, and empties the namespace's
-//!    capabilities here; the parent death signal, which the kernel clears on
-//!    these changes, is set again;
+//!    capabilities here; the parent death signal, which the kernel clears
+//!    when the uid or gid changes, is set again;
 //! 5. rlimits (core dumps always off);
 //! 6. `PR_SET_NO_NEW_PRIVS`;
 //! 7. Landlock;
@@ -89,9 +89,9 @@ pub fn confine(
         ));
     }
 
-    // The kernel clears the parent death signal when the uid, gid or
-    // capabilities change (prctl(2), PR_SET_PDEATHSIG), so it is set again
-    // here. A supervisor that exited in between left this process with
+    // The kernel clears the parent death signal when the effective or
+    // filesystem uid or gid changes (prctl(2), PR_SET_PDEATHSIG), so it is
+    // set again here. A supervisor that exited in between left this process with
     // another parent, which ends the step.
     sys::set_parent_death_signal().map_err(|err| {
         SetupError::new("die_with_parent", format!("PR_SET_PDEATHSIG failed: {err}"))
