@@ -356,3 +356,29 @@ fn systemd_notified_of_ready_and_stopping() {
     let length = receiver.recv(&mut buffer).expect("STOPPING notification");
     assert_eq!(&buffer[..length], b"STOPPING=1");
 }
+
+#[test]
+fn sighup_reopens_audit_file() {
+    let server = TestServer::start();
+    assert_eq!(server.try_login("ghost", "wrong-password-here").status, 401);
+    let rotated = server.audit_path().with_extension("log.1");
+    std::fs::rename(server.audit_path(), &rotated).unwrap();
+    assert!(std::fs::read_to_string(&rotated)
+        .unwrap()
+        .contains("login_failed"));
+
+    server.signal(libc::SIGHUP);
+    // The signal is handled asynchronously; retry until the new file exists.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.audit_path().exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "audit file not reopened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(server.try_login("ghost", "wrong-password-here").status, 401);
+    let reopened = std::fs::read_to_string(server.audit_path()).unwrap();
+    assert_eq!(reopened.matches("login_failed").count(), 1, "{reopened}");
+    assert_eq!(server.call("GET", "/healthz", None).status, 200);
+}

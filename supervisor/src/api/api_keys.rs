@@ -296,3 +296,64 @@ async fn revoke_key(state: &AppState, caller: &Caller, id: &str) -> Result<Respo
     state.audit.record(event).await;
     Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::api::principal::authenticate;
+    use crate::api::routes;
+    use crate::api::tests::{body_json, test_state, user_with_token};
+    use crate::auth::rbac::AuthMethod;
+    use crate::model::Role;
+
+    #[tokio::test]
+    async fn created_key_authenticates_until_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        let (user_id, bearer) = user_with_token(&state, "kai", &[Role::Editor]).await;
+        let filter = routes(&state);
+
+        let created = warp::test::request()
+            .method("POST")
+            .path("/api/v1/api-keys")
+            .header("authorization", &bearer)
+            .header("content-type", "application/json")
+            .body(r#"{"name": "deploy", "roles": ["viewer"]}"#)
+            .reply(&filter)
+            .await;
+        assert_eq!(created.status(), 201);
+        let body = body_json(&created);
+        let key = format!("Bearer {}", body["key"].as_str().unwrap());
+
+        let principal = authenticate(&state, Some(&key)).await.unwrap();
+        assert_eq!(principal.user_id, user_id);
+        assert_eq!(principal.roles, vec![Role::Viewer]);
+        assert!(matches!(principal.via, AuthMethod::ApiKey { .. }));
+
+        let id = body["id"].as_str().unwrap();
+        let revoked = warp::test::request()
+            .method("DELETE")
+            .path(&format!("/api/v1/api-keys/{id}"))
+            .header("authorization", &bearer)
+            .reply(&filter)
+            .await;
+        assert_eq!(revoked.status(), 204);
+        assert!(authenticate(&state, Some(&key)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn key_roles_limited_to_creator() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        let (_, bearer) = user_with_token(&state, "kai", &[Role::Viewer]).await;
+        let response = warp::test::request()
+            .method("POST")
+            .path("/api/v1/api-keys")
+            .header("authorization", &bearer)
+            .header("content-type", "application/json")
+            .body(r#"{"name": "deploy", "roles": ["viewer", "executor"]}"#)
+            .reply(&routes(&state))
+            .await;
+        assert_eq!(response.status(), 400);
+        assert_eq!(body_json(&response)["field"], "roles[1]");
+    }
+}

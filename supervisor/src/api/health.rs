@@ -63,3 +63,39 @@ async fn readiness(state: &AppState) -> warp::reply::Response {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::api::routes;
+    use crate::api::tests::{body_json, test_state};
+
+    #[tokio::test]
+    async fn readyz_fails_during_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        let filter = routes(&state);
+
+        let ready = warp::test::request().path("/readyz").reply(&filter).await;
+        assert_eq!(ready.status(), 200);
+
+        state
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let stopping = warp::test::request().path("/readyz").reply(&filter).await;
+        assert_eq!(stopping.status(), 503);
+        assert_eq!(body_json(&stopping)["code"], "not_ready");
+        assert_eq!(stopping.headers()["retry-after"], "5");
+    }
+
+    #[tokio::test]
+    async fn readyz_fails_without_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        state.store.close().await.unwrap();
+        let response = warp::test::request()
+            .path("/readyz")
+            .reply(&routes(&state))
+            .await;
+        assert_eq!(response.status(), 503);
+    }
+}

@@ -71,3 +71,33 @@ async fn list_plugins(state: &AppState) -> Result<Response, Problem> {
     let items: Vec<PluginView<'_>> = state.plugins.plugins().map(plugin_view).collect();
     Ok(warp::reply::json(&serde_json::json!({ "items": items })).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::api::routes;
+    use crate::api::tests::{body_json, test_state, user_with_token};
+    use crate::model::Role;
+
+    #[tokio::test]
+    async fn lists_loaded_plugins_with_handlers() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        let (_, bearer) = user_with_token(&state, "vic", &[Role::Viewer]).await;
+        let response = warp::test::request()
+            .path("/api/v1/plugins")
+            .header("authorization", &bearer)
+            .reply(&routes(&state))
+            .await;
+        assert_eq!(response.status(), 200);
+        let body = body_json(&response);
+        let items = body["items"].as_array().unwrap();
+        assert_eq!(items.len(), state.plugins.plugins().count());
+        for (item, plugin) in items.iter().zip(state.plugins.plugins()) {
+            assert_eq!(item["name"], plugin.manifest.name.as_str());
+            assert_eq!(
+                item["handlers"].as_array().unwrap().len(),
+                plugin.manifest.handlers.len()
+            );
+        }
+    }
+}

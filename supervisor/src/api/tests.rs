@@ -168,3 +168,32 @@ async fn unknown_path_is_problem_404() {
     let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
     assert_eq!(body["code"], "method_not_allowed");
 }
+
+/// Creates a user with `roles` directly in the store and returns its id
+/// and an `Authorization` value with a fresh access token.
+pub(super) async fn user_with_token(
+    state: &AppState,
+    name: &str,
+    roles: &[crate::model::Role],
+) -> (crate::model::UserId, String) {
+    let user = state
+        .store
+        .create_user(crate::store::NewUser {
+            username: name.to_string(),
+            // Never verified here: these tests authenticate with tokens.
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".to_string(),
+            roles: roles.to_vec(),
+        })
+        .await
+        .unwrap();
+    let token = state
+        .jwt
+        .issue(&user.id, &user.roles, std::time::SystemTime::now())
+        .unwrap();
+    (user.id, format!("Bearer {}", token.token))
+}
+
+/// Returns the response body as JSON.
+pub(super) fn body_json(response: &warp::http::Response<bytes::Bytes>) -> serde_json::Value {
+    serde_json::from_slice(response.body()).unwrap()
+}

@@ -228,3 +228,59 @@ async fn set_roles(
 fn role_names(roles: &[Role]) -> Vec<&'static str> {
     roles.iter().map(|role| role.as_str()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::api::routes;
+    use crate::api::tests::{body_json, test_state, user_with_token};
+    use crate::model::Role;
+
+    #[tokio::test]
+    async fn admin_creates_and_lists_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        let (_, admin) = user_with_token(&state, "root", &[Role::Admin]).await;
+        let filter = routes(&state);
+
+        let created = warp::test::request()
+            .method("POST")
+            .path("/api/v1/users")
+            .header("authorization", &admin)
+            .header("content-type", "application/json")
+            .body(r#"{"username": "uma", "password": "a-long-enough-password", "roles": ["executor"]}"#)
+            .reply(&filter)
+            .await;
+        assert_eq!(created.status(), 201);
+        let user = body_json(&created);
+        assert_eq!(user["roles"], serde_json::json!(["executor"]));
+
+        let stored = state.store.user_by_name("uma").await.unwrap().unwrap();
+        assert_eq!(stored.id.as_str(), user["id"].as_str().unwrap());
+        assert!(stored.password_hash.starts_with("$argon2id$"));
+
+        let list = warp::test::request()
+            .path("/api/v1/users")
+            .header("authorization", &admin)
+            .reply(&filter)
+            .await;
+        assert_eq!(list.status(), 200);
+        assert_eq!(body_json(&list)["items"].as_array().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn empty_roles_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        let (_, admin) = user_with_token(&state, "root", &[Role::Admin]).await;
+        let response = warp::test::request()
+            .method("POST")
+            .path("/api/v1/users")
+            .header("authorization", &admin)
+            .header("content-type", "application/json")
+            .body(r#"{"username": "uma", "password": "a-long-enough-password", "roles": []}"#)
+            .reply(&routes(&state))
+            .await;
+        assert_eq!(response.status(), 400);
+        assert_eq!(body_json(&response)["field"], "roles");
+    }
+}

@@ -34,6 +34,16 @@ pub async fn run(args: ServeArgs) -> i32 {
         tracing::warn!("{warning}");
     }
 
+    // Handlers go in before the server starts, so a SIGTERM right after the
+    // readiness notification already shuts down gracefully.
+    let mut signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("vwmp: failed to install signal handlers: {error}");
+            return 1;
+        }
+    };
+
     let server = match crate::server::start(config, None).await {
         Ok(server) => server,
         Err(error) => {
@@ -44,7 +54,7 @@ pub async fn run(args: ServeArgs) -> i32 {
     };
     println!("vwmp: listening on http://{}", server.local_addr());
 
-    let signal = wait_for_signal().await;
+    let signal = signals.wait(&server).await;
     tracing::info!(
         signal,
         "shutting down: no new connections, finishing requests in progress"
@@ -54,22 +64,46 @@ pub async fn run(args: ServeArgs) -> i32 {
     0
 }
 
-/// Waits for SIGTERM or SIGINT and returns its name.
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
+/// The signals that `vwmp serve` handles.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
 
-    let terminate = signal(SignalKind::terminate());
-    let interrupt = signal(SignalKind::interrupt());
-    match (terminate, interrupt) {
-        (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
-            _ = terminate.recv() => "SIGTERM",
-            _ = interrupt.recv() => "SIGINT",
-        },
-        _ => {
-            tracing::warn!("failed to install signal handlers; waiting for Ctrl-C only");
-            let _ = tokio::signal::ctrl_c().await;
-            "SIGINT"
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Waits for SIGTERM or SIGINT and returns its name. SIGHUP meanwhile
+    /// reopens the audit file, for log rotation.
+    async fn wait(&mut self, server: &crate::server::ServerHandle) -> &'static str {
+        loop {
+            tokio::select! {
+                _ = self.terminate.recv() => return "SIGTERM",
+                _ = self.interrupt.recv() => return "SIGINT",
+                _ = self.hangup.recv() => reopen_audit_file(server),
+            }
         }
+    }
+}
+
+/// Reopens the audit file after SIGHUP.
+// NOTE: SIGHUP does not reload sandbox profiles yet; the server keeps the
+// profiles it loaded at startup until it restarts.
+fn reopen_audit_file(server: &crate::server::ServerHandle) {
+    match server.state().audit.reopen_file() {
+        Ok(()) => {
+            tracing::info!("SIGHUP: reopened the audit file; profiles stay as loaded at startup")
+        }
+        Err(error) => tracing::error!(%error, "SIGHUP: failed to reopen the audit file"),
     }
 }
 

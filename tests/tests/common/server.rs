@@ -301,6 +301,22 @@ impl TestServer {
         )
     }
 
+    /// Sends `signal` to the server process.
+    pub fn signal(&self, signal: libc::c_int) {
+        let child = self.child.as_ref().expect("the server is running");
+        let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
+        // SAFETY: `pid` is our own child, not yet reaped, so the number
+        // still names that process.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+
+    /// Returns the path of the audit file.
+    pub fn audit_path(&self) -> PathBuf {
+        self.dir.path().join("audit.log")
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn stop(mut self) -> ExitStatus {
         self.terminate().expect("the server was running")
