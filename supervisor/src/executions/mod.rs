@@ -261,8 +261,9 @@ impl ExecutionService {
     /// killed and end `cancelled`, the steps not yet started end `skipped`,
     /// and the execution ends `cancelled`. This returns once the request is
     /// made, with the status stored at that point; the end is recorded by
-    /// the execution's task shortly after. A second request is accepted and
-    /// changes nothing.
+    /// the execution's task shortly after. A second request while the
+    /// execution still runs is accepted and changes nothing; once it has
+    /// ended, the request fails with [`CancelError::AlreadyFinished`].
     pub async fn cancel(
         &self,
         id: &ExecutionId,
