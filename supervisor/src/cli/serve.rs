@@ -3,10 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use tokio::sync::watch;
 
 use crate::config::{process_env, Config, LogFormat};
-use crate::server::systemd;
 
 /// Arguments of `vwmp serve`.
 #[derive(Debug, Args)]
@@ -55,24 +53,14 @@ pub async fn run(args: ServeArgs) -> i32 {
         }
     };
     println!("vwmp: listening on http://{}", server.local_addr());
-    systemd::notify_ready(server.local_addr());
-    let (stop_watchdog, watchdog_stopped) = watch::channel(false);
-    let watchdog = systemd::spawn_watchdog(server.state().clone(), watchdog_stopped);
 
     let signal = signals.wait(&server).await;
     tracing::info!(
         signal,
         "shutting down: no new connections, finishing requests in progress"
     );
-    systemd::notify_stopping();
     server.shutdown();
     server.wait().await;
-    stop_watchdog.send_replace(true);
-    if let Some(watchdog) = watchdog {
-        if let Err(error) = watchdog.await {
-            tracing::error!(%error, "the systemd watchdog task failed");
-        }
-    }
     0
 }
 

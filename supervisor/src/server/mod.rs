@@ -14,16 +14,16 @@
 //! - `state_dir.rs`: the state directory and its mode.
 //! - `http.rs`: the accept loop that runs the API on each connection.
 //! - `retention.rs`: the pruning task.
-//! - `systemd.rs`: READY, STOPPING and WATCHDOG notifications.
+//! - `notify.rs`: systemd readiness, stopping and watchdog notifications.
 //! - `error.rs`: [`ServeError`].
 
 mod audit_sink;
 mod error;
 pub mod http;
+pub mod notify;
 mod retention;
 mod state;
 mod state_dir;
-pub mod systemd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -68,6 +68,7 @@ pub struct ServerHandle {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
     retention: JoinHandle<()>,
+    watchdog: Option<JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -85,6 +86,7 @@ impl ServerHandle {
     /// in progress finish, stop background tasks. Returns at once; await
     /// [`ServerHandle::wait`] for the end.
     pub fn shutdown(&self) {
+        notify::notify("STOPPING=1");
         self.state.shutting_down.store(true, Ordering::Relaxed);
         self.shutdown.send_replace(true);
     }
@@ -128,6 +130,9 @@ impl ServerHandle {
         if let Err(error) = self.retention.await {
             tracing::error!(%error, "the retention task failed");
         }
+        if let Some(watchdog) = self.watchdog {
+            let _ = watchdog.await;
+        }
         if let Err(error) = self.state.store.close().await {
             tracing::error!(%error, "failed to close the database cleanly");
         }
@@ -170,12 +175,17 @@ pub async fn start(
     ));
     tracing::info!(%address, "listening for HTTP requests");
 
+    let watchdog = notify::watchdog_interval()
+        .map(|interval| tokio::spawn(notify::run_watchdog(interval, shutdown.subscribe())));
+    notify::notify(&format!("READY=1\nSTATUS=listening on {address}"));
+
     Ok(ServerHandle {
         address,
         state,
         shutdown,
         server,
         retention,
+        watchdog,
     })
 }
 

@@ -13,7 +13,7 @@ use crate::cli::defaults;
 use crate::config::Config;
 use crate::model::Role;
 use crate::server::{AppState, ServerHandle};
-use crate::store::NewUser;
+use crate::store::{NewUser, StoreError};
 
 /// Name of the user the demo creates.
 pub const DEMO_USER: &str = "demo";
@@ -211,11 +211,12 @@ pub async fn create_user(state: &AppState) -> Result<DemoUser, String> {
             roles,
         })
         .await
-        .map_err(|error| {
-            format!(
-                "failed to create the user {DEMO_USER}: {error}; a --state-dir from an earlier \
-                 demo already has it, so use a new directory"
-            )
+        .map_err(|error| match error {
+            StoreError::Conflict { .. } => format!(
+                "failed to create the user {DEMO_USER}: the state directory already has it from \
+                 an earlier demo; use a new directory with --state-dir"
+            ),
+            error => format!("failed to create the user {DEMO_USER}: {error}"),
         })?;
     let event = AuditEvent::builder(AuditEventType::UserCreated, AuditOutcome::Success)
         .detail("username", DEMO_USER)
