@@ -118,8 +118,79 @@ fn role_table_of_routes() {
         .map(|role| server.login(&format!("{role}-user")))
         .collect();
     let viewer_id = sessions[0].user_id.clone();
+    let workflow: serde_json::Value =
+        serde_json::from_str(include_str!("../../examples/workflows/hello.json")).unwrap();
+    let created = server.send_json(
+        "POST",
+        "/api/v1/workflows",
+        Some(&sessions[3].bearer()),
+        &workflow,
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    // Owned by the admin: an editor may read it but not change it.
+    let workflow_id = created.json()["id"].as_str().unwrap().to_string();
 
     let cases = vec![
+        Case {
+            method: "GET",
+            path: "/api/v1/workflows".into(),
+            body: None,
+            expected: [200, 200, 200, 200],
+        },
+        Case {
+            method: "POST",
+            path: "/api/v1/workflows".into(),
+            body: Some(workflow.clone()),
+            expected: [403, 201, 403, 201],
+        },
+        Case {
+            method: "GET",
+            path: format!("/api/v1/workflows/{workflow_id}"),
+            body: None,
+            expected: [200, 200, 200, 200],
+        },
+        Case {
+            method: "PUT",
+            path: format!("/api/v1/workflows/{workflow_id}"),
+            body: Some(workflow.clone()),
+            expected: [403, 403, 403, 200],
+        },
+        Case {
+            method: "DELETE",
+            path: format!("/api/v1/workflows/{UNKNOWN_ID}"),
+            body: None,
+            expected: [403, 404, 403, 404],
+        },
+        Case {
+            method: "POST",
+            path: format!("/api/v1/workflows/{workflow_id}/executions"),
+            body: Some(json!({"parameters": {"who": "table"}})),
+            expected: [403, 403, 202, 202],
+        },
+        Case {
+            method: "GET",
+            path: "/api/v1/executions".into(),
+            body: None,
+            expected: [200, 200, 200, 200],
+        },
+        Case {
+            method: "GET",
+            path: format!("/api/v1/executions/{UNKNOWN_ID}"),
+            body: None,
+            expected: [404, 404, 404, 404],
+        },
+        Case {
+            method: "GET",
+            path: format!("/api/v1/executions/{UNKNOWN_ID}/logs"),
+            body: None,
+            expected: [403, 403, 404, 404],
+        },
+        Case {
+            method: "POST",
+            path: format!("/api/v1/executions/{UNKNOWN_ID}/cancel"),
+            body: None,
+            expected: [403, 403, 404, 404],
+        },
         Case {
             method: "GET",
             path: "/api/v1/users".into(),
