@@ -1,10 +1,9 @@
 //! Frame codec: a 4-byte little-endian length, then a bincode 2 body.
 //!
 //! The reader checks the length against a caller-chosen maximum before it
-//! allocates, and bincode decodes from the received slice with a byte limit
+//! allocates. bincode then decodes from the received slice with a byte limit
 //! tied to the frame's length, so a hostile length field inside the body
-//! cannot make the decoder allocate more than a small multiple of the frame
-//! it came in.
+//! cannot make the decoder allocate more than a small multiple of the frame.
 
 use std::io::{self, Read, Write};
 

@@ -375,11 +375,11 @@ mod tests {
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
 
-        // tracing caches per call site whether any subscriber wants it. A
-        // test on another thread that sets or drops its own subscriber at
-        // the same moment can leave that cache saying "nobody" for a while
-        // (seen in about one full run in three), so rebuild it and try a
-        // few times; the assertions below still need one real line.
+        // tracing caches, per call site, whether any subscriber is interested.
+        // A test on another thread that sets or drops its own subscriber at
+        // the same moment can leave that cache at "never" (seen in about one
+        // full run in three). So the cache is rebuilt and the event retried,
+        // and the assertions below still need one real line.
         let log = AuditLog::new();
         for _ in 0..20 {
             tracing::callsite::rebuild_interest_cache();

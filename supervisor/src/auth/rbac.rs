@@ -177,7 +177,7 @@ pub fn required_role(action: Action) -> Role {
     }
 }
 
-/// How a request was authenticated.
+/// The method that authenticated a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMethod {
     /// A JWT access token from an interactive login.
@@ -197,19 +197,19 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Returns true when the principal holds `role`, directly or through a
+    /// Returns true when the principal has `role`, directly or through a
     /// role that implies it.
     pub fn has_role(&self, role: Role) -> bool {
         role.granted_by(&self.roles)
     }
 
-    /// Returns true when the principal holds the admin role.
+    /// Returns true when the principal has the admin role.
     pub fn is_admin(&self) -> bool {
         self.roles.contains(&Role::Admin)
     }
 }
 
-/// A denied request; the HTTP layer answers 403 and audits it.
+/// A denied request. The HTTP layer returns 403 and audits it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denied {
     #[error("permission denied: {action} needs the {required} role; ask an admin to grant it")]

@@ -376,8 +376,8 @@ struct Segment {
 }
 
 /// Cuts the number line into segments of equal verdict; the first starts at
-/// 0 and the last runs to the end. `listed` holds every number whose verdict
-/// may differ from the verdict of unlisted numbers.
+/// 0 and the last runs to the end. `listed` contains every number whose
+/// verdict may differ from the verdict of unlisted numbers.
 fn verdict_segments(
     listed: impl Iterator<Item = u32>,
     verdict: impl Fn(u32) -> u32,

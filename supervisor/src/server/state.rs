@@ -92,6 +92,7 @@ impl AppState {
         let audit = Arc::new(parts.audit);
         let plugins = Arc::new(parts.plugins);
         let profiles = Arc::new(parts.profiles);
+
         let engine_config = &parts.config.engine;
         // NOTE: `max_parallel_steps` bounds the steps of each execution, not
         // of all of them. The service also bounds the executions that run at
@@ -113,6 +114,7 @@ impl AppState {
                 },
             },
         );
+
         let executions = ExecutionService::new(
             engine,
             parts.store.clone(),
@@ -120,6 +122,7 @@ impl AppState {
             Some(Arc::clone(&audit)),
             parts.executions.settings,
         );
+
         let services = AppServices {
             config: Arc::new(parts.config),
             store: parts.store,

@@ -2,7 +2,7 @@
 //! behind a token and the current version of a workflow.
 //!
 //! Every authenticated request looks up its user, and each lookup was a
-//! hop to a blocking thread and back; under load the thread switches cost
+//! hop to a blocking thread and back. Under load the thread switches cost
 //! more than the queries. This process changes these records only through
 //! the store, which drops the copy of each record it changes. A change by
 //! another process (a second server on the same file) shows after at most

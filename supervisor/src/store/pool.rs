@@ -1,9 +1,9 @@
 //! SQLite connections and how async callers reach them.
 //!
 //! One writer connection, behind an async mutex, serializes every write in
-//! this process; a few read connections, behind a semaphore, serve reads in
-//! parallel with it (WAL mode lets readers see the last commit while a write
-//! is in progress). Callers wait for the mutex or a permit without blocking
+//! this process. A few read connections, behind a semaphore, serve reads in
+//! parallel with it, because WAL mode lets readers see the last commit while
+//! a write is in progress. Callers wait for the mutex or a permit without blocking
 //! a runtime thread, then the SQLite work runs in `spawn_blocking`, so no
 //! SQLite call ever runs on an async worker thread.
 //!
@@ -136,8 +136,8 @@ impl Connections {
         });
         lock_queue(&self.grouped).push(queued);
 
-        // Whoever holds the writer next runs the queue, this caller's write
-        // included unless an earlier holder already took it.
+        // The next caller to lock the writer runs the queue, including this
+        // caller's write unless an earlier caller already took it.
         let mut writer = Arc::clone(&self.writer).lock_owned().await;
         if writer.is_none() {
             return Err(StoreError::Closed { operation });
@@ -241,8 +241,8 @@ fn take_group(queue: &Mutex<Vec<GroupedWrite>>) -> Vec<GroupedWrite> {
 /// delivers every result after the commit.
 fn run_group(conn: &mut Connection, group: Vec<GroupedWrite>) {
     if let Err(source) = conn.execute_batch("BEGIN IMMEDIATE") {
-        // Dropping the writes drops their senders: each caller gets
-        // `GroupAborted`, and this line says why.
+        // Dropping the writes drops their senders, so each caller gets
+        // `GroupAborted`; this log line records the cause.
         tracing::error!(error = %source, writes = group.len(), "grouped writes could not begin a transaction");
         return;
     }
@@ -278,7 +278,7 @@ fn run_group(conn: &mut Connection, group: Vec<GroupedWrite>) {
     }
 }
 
-/// An error for each write of a group whose transaction failed.
+/// Builds the error given to each write of a group whose transaction failed.
 fn group_error(operation: &'static str, message: &str) -> StoreError {
     StoreError::Sqlite {
         operation,
